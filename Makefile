@@ -1,0 +1,57 @@
+# The two commands a student or instructor needs (see README):
+#   make lab    open the course in JupyterLab (ARGS=--no-browser for a headless machine)
+#   make test   run every test: pytest tests/ and strict nbval over every notebook
+# Both create .venv and install the project into it on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NBS    := $(shell find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+# Two pytest workers; --dist loadfile keeps every notebook's cells on one kernel.
+XDIST  ?= -n 2 --dist loadfile
+
+.PHONY: help venv lab test export nbs clean site bench
+
+help:
+	@echo "make lab     open the course in JupyterLab (ARGS=--no-browser when headless)"
+	@echo "make test    run all tests: pytest tests/ + nbval over every notebook"
+	@echo "make nbs     re-run notebooks and store their outputs (NB=nbs/01_tensor.ipynb for one)"
+	@echo "make export  nbdev_export: notebooks -> course_lib/"
+	@echo "make clean   strip volatile notebook metadata, keep outputs, renumber counts"
+	@echo "make site    build the website with Quarto into _site/"
+	@echo "make bench   benchmark course_lib vs NumPy vs torch (QUICK=1 for a short run)"
+
+$(STAMP): settings.ini setup.py pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: venv
+	$(VENV)/bin/nbdev_export
+	$(VENV)/bin/jupyter lab --notebook-dir=nbs $(ARGS)
+
+# The library is never exported here: tests/test_export.py exports into a temporary
+# folder and fails when course_lib/ differs from the notebooks.
+test: venv
+	$(PY) -m pytest $(XDIST) --nbval --nbval-current-env \
+	  --nbval-sanitize-with nbval_sanitize.cfg tests $(NBS) $(ARGS)
+
+export: venv
+	$(VENV)/bin/nbdev_export
+
+nbs: venv
+	$(PY) tools/run_nbs.py $(NB)
+	$(VENV)/bin/nbdev_export
+
+clean: venv
+	$(PY) tools/nbclean.py
+
+site: venv
+	$(PY) tools/build_site.py
+
+bench: venv
+	$(PY) bench/bench.py $(if $(QUICK),--quick)
