@@ -11,3 +11,6 @@ from .tensor import *
 from .tensor import bool_ as bool  # torch spells its boolean dtype `torch.bool`
 from .autograd import *
 from .broadcasting import *
+from .ops import *
+from .gradcheck import *
+from . import nn, optim, data, cuda

@@ -1,0 +1,473 @@
+"""course_lib.nn against torch.nn: registration, naming, init, forward/backward, state_dict, dropout, errors."""
+import math
+import numpy as np
+import pytest
+import torch
+
+import course_lib.nn as nn
+import course_lib.nn.functional as F
+from course_lib.tensor import Tensor, tensor, manual_seed, randn, ones, empty, no_grad, float32, float64
+
+TORCH_DT = {float32: torch.float32, float64: torch.float64}
+
+
+def to_torch(t): return torch.from_numpy(t.detach().numpy().copy())
+
+
+def mlp(sizes, act=nn.ReLU, dtype=float32):
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]): layers += [nn.Linear(n_in, n_out, dtype=dtype), act()]
+    return nn.Sequential(*layers[:-1])
+
+
+def torch_twin(model):
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear): layers.append(torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None))
+        else: layers.append(getattr(torch.nn, type(m).__name__)())
+    twin = torch.nn.Sequential(*layers).to(TORCH_DT[model[0].weight.dtype])
+    twin.load_state_dict({k: to_torch(v) for k, v in model.state_dict().items()})
+    return twin
+
+
+# ---------------------------------------------------------------- Parameter
+def test_parameter_is_a_leaf_tensor_requiring_grad_and_shares_storage():
+    t = tensor([1.0, 2.0])
+    p = nn.Parameter(t)
+    assert isinstance(p, Tensor) and isinstance(p, nn.Parameter)
+    assert p.requires_grad and p.is_leaf and p.grad_fn is None
+    with no_grad(): t.mul_(3.0)
+    assert p.tolist() == [3.0, 6.0]                      # same storage, like torch.nn.Parameter(t)
+    assert not nn.Parameter(tensor([1.0]), requires_grad=False).requires_grad
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.0], [[0.5, -1.25], [3.0, 4.0]], [0.5403, -0.4161, -0.9900]])
+def test_parameter_repr_matches_torch(values):
+    assert repr(nn.Parameter(tensor(values))) == repr(torch.nn.Parameter(torch.tensor(values)))
+
+
+def test_parameter_ops_give_plain_tensors_with_grad():
+    p = nn.Parameter(tensor([1.0, 2.0]))
+    y = (p * 2).sum()
+    assert type(y) is Tensor
+    y.backward()
+    assert p.grad.tolist() == [2.0, 2.0]
+
+
+# ---------------------------------------------------------------- Module registration
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(ones(3))
+        self.lin = nn.Linear(3, 4)
+        self.act = nn.Tanh()
+        self.tag = "plain attribute"
+    def forward(self, x): return self.act(self.lin(x * self.scale))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.head = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+        self.bias = nn.Parameter(empty(2))
+    def forward(self, x): return self.head(self.block(x)) + self.bias
+
+
+class TBlock(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(3))
+        self.lin = torch.nn.Linear(3, 4)
+        self.act = torch.nn.Tanh()
+    def forward(self, x): return self.act(self.lin(x * self.scale))
+
+
+class TNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = TBlock()
+        self.head = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        self.bias = torch.nn.Parameter(torch.empty(2))
+    def forward(self, x): return self.head(self.block(x)) + self.bias
+
+
+def test_named_parameters_children_and_modules_match_torch():
+    net, tnet = Net(), TNet()
+    assert [n for n, _ in net.named_parameters()] == [n for n, _ in tnet.named_parameters()]
+    assert [tuple(p.shape) for p in net.parameters()] == [tuple(p.shape) for p in tnet.parameters()]
+    assert [n for n, _ in net.named_children()] == [n for n, _ in tnet.named_children()]
+    assert [n for n, _ in net.named_modules()] == [n for n, _ in tnet.named_modules()]
+    assert [type(m).__name__ for m in net.modules()] == [type(m).__name__.replace("TB", "B").replace("TN", "N") for m in tnet.modules()]
+    assert [n for n, _ in net.named_parameters(recurse=False)] == [n for n, _ in tnet.named_parameters(recurse=False)]
+    assert net.block.tag == "plain attribute" and "block.tag" not in dict(net.named_parameters())
+
+
+def test_forward_and_backward_of_a_custom_module_match_torch():
+    manual_seed(0)
+    net, tnet = Net(), TNet()
+    with no_grad(): net.bias.copy_(randn(2))
+    tnet.load_state_dict({k: to_torch(v) for k, v in net.state_dict().items()})
+    x = randn(5, 3)
+    out, tout = net(x), tnet(to_torch(x))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-5, atol=1e-6)
+    out.sum().backward(); tout.sum().backward()
+    for (n, p), (tn, tp) in zip(net.named_parameters(), tnet.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6, err_msg=n)
+
+
+def test_shared_parameters_and_modules_are_listed_once_like_torch():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, nn.ReLU(), lin)
+    tlin = torch.nn.Linear(2, 2)
+    tseq = torch.nn.Sequential(tlin, torch.nn.ReLU(), tlin)
+    assert [n for n, _ in seq.named_parameters()] == [n for n, _ in tseq.named_parameters()]
+    assert len(list(seq.modules())) == len(list(tseq.modules()))
+
+
+def test_assigning_a_plain_tensor_to_a_parameter_name_raises_and_none_is_allowed():
+    lin = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="weight"):
+        lin.weight = lin.weight * 2
+    lin.bias = None
+    assert lin.bias is None and [n for n, _ in lin.named_parameters()] == ["weight"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        lin.nope
+
+
+def test_parameter_before_init_raises():
+    class Bad(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(ones(2))
+            super().__init__()
+    with pytest.raises(AttributeError, match="__init__"):
+        Bad()
+
+
+def test_missing_forward_raises_like_torch():
+    with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
+        nn.Module()(ones(1))
+
+
+def test_delattr_unregisters():
+    net = Net()
+    del net.bias
+    assert "bias" not in [n for n, _ in net.named_parameters()]
+
+
+def test_apply_visits_children_before_parent_like_torch():
+    seen, tseen = [], []
+    Net().apply(lambda m: seen.append(type(m).__name__))
+    TNet().apply(lambda m: tseen.append(type(m).__name__))
+    assert seen == [n.replace("TB", "B").replace("TN", "N") for n in tseen]
+
+
+# ---------------------------------------------------------------- repr
+def test_repr_matches_torch():
+    ours = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Sequential(nn.Linear(16, 8, bias=False), nn.Tanh()),
+                         nn.Sigmoid(), nn.Linear(8, 3), nn.MSELoss(), nn.CrossEntropyLoss())
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Sequential(torch.nn.Linear(16, 8, bias=False), torch.nn.Tanh()),
+                                 torch.nn.Sigmoid(), torch.nn.Linear(8, 3), torch.nn.MSELoss(), torch.nn.CrossEntropyLoss())
+    assert repr(ours) == repr(theirs)
+    assert repr(Net()).replace("Block", "TBlock").replace("Net(", "TNet(", 1) == repr(TNet())
+
+
+def test_dropout_repr():
+    assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
+
+
+# ---------------------------------------------------------------- Sequential
+def test_sequential_indexing_len_iter_and_slices():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert len(seq) == 3 and isinstance(seq[0], nn.Linear) and seq[-1] is seq[2]
+    assert [type(m).__name__ for m in seq] == ["Linear", "ReLU", "Linear"]
+    sub = seq[1:]
+    assert isinstance(sub, nn.Sequential) and len(sub) == 2 and sub[1] is seq[2]
+    assert [n for n, _ in sub.named_parameters()] == [n for n, _ in torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))[1:].named_parameters()]
+    seq.append(nn.Sigmoid())
+    assert len(seq) == 4 and [n for n, _ in seq.named_children()] == ["0", "1", "2", "3"]
+
+
+def test_sequential_from_ordered_dict_uses_the_names():
+    from collections import OrderedDict
+    seq = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 3)), ("act", nn.ReLU())]))
+    assert [n for n, _ in seq.named_parameters()] == ["fc.weight", "fc.bias"] and seq.fc is seq[0]
+
+
+# ---------------------------------------------------------------- Linear and init
+@pytest.mark.parametrize("n_in,n_out", [(300, 512), (7, 3)])
+def test_linear_init_is_uniform_within_torch_bound(n_in, n_out):
+    manual_seed(0); torch.manual_seed(0)
+    ours, theirs = nn.Linear(n_in, n_out), torch.nn.Linear(n_in, n_out)
+    bound = 1 / math.sqrt(n_in)
+    for p, tp in [(ours.weight, theirs.weight), (ours.bias, theirs.bias)]:
+        assert tuple(p.shape) == tuple(tp.shape) and p.dtype == float32
+        assert np.abs(p.detach().numpy()).max() <= bound
+        assert float(tp.detach().abs().max()) <= bound      # the bound is torch's
+
+
+def test_kaiming_uniform_statistics_match_torch():
+    manual_seed(0); torch.manual_seed(0)
+    for a, nl in [(math.sqrt(5), "leaky_relu"), (0, "relu")]:
+        w = nn.init.kaiming_uniform_(empty(400, 250), a=a, nonlinearity=nl).numpy()
+        tw = torch.nn.init.kaiming_uniform_(torch.empty(400, 250), a=a, nonlinearity=nl).numpy()
+        assert abs(np.abs(w).max() - np.abs(tw).max()) < 1e-3 * np.abs(tw).max()     # same bound (max of 1e5 draws)
+        assert abs(w.std() - tw.std()) < 0.01 * tw.std()                              # same std, bound/sqrt(3)
+        assert abs(w.mean()) < 0.01 * tw.std()
+
+
+@pytest.mark.parametrize("nl,param", [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+                                      ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)])
+def test_calculate_gain_matches_torch(nl, param):
+    assert nn.init.calculate_gain(nl, param) == pytest.approx(torch.nn.init.calculate_gain(nl, param))
+
+
+def test_init_functions_work_in_place_on_parameters_under_no_grad():
+    manual_seed(0)
+    p = nn.Parameter(empty(200, 300))
+    assert nn.init.normal_(p, 1.0, 2.0) is p
+    assert abs(p.detach().numpy().mean() - 1.0) < 0.05 and abs(p.detach().numpy().std() - 2.0) < 0.05
+    assert nn.init.uniform_(p, -2.0, -1.0) is p and -2.0 <= p.detach().numpy().min() and p.detach().numpy().max() < -1.0
+    assert nn.init.zeros_(p).detach().numpy().sum() == 0 and nn.init.ones_(p).detach().numpy().mean() == 1
+    assert p.requires_grad and p.is_leaf and p.grad is None
+    import course_lib.nn.init as init_module
+    assert init_module.kaiming_uniform_ is nn.init.kaiming_uniform_
+
+
+def test_init_is_reproducible_with_manual_seed():
+    manual_seed(3); a = nn.Linear(4, 5).weight.detach().numpy().copy()
+    manual_seed(3); b = nn.Linear(4, 5).weight.detach().numpy()
+    assert np.array_equal(a, b)
+
+
+def test_linear_without_bias_and_in_float64():
+    lin = nn.Linear(3, 2, bias=False, dtype=float64)
+    assert lin.bias is None and lin.weight.dtype == float64 and repr(lin) == repr(torch.nn.Linear(3, 2, bias=False))
+    x = randn(4, 3, dtype=float64)
+    np.testing.assert_allclose(lin(x).detach().numpy(), x.numpy() @ lin.weight.detach().numpy().T, rtol=1e-12)
+
+
+def test_linear_wrong_input_width_names_both_shapes_like_torch():
+    with pytest.raises(RuntimeError) as theirs:
+        torch.nn.Linear(5, 2)(torch.randn(4, 3))
+    with pytest.raises(RuntimeError) as ours:
+        nn.Linear(5, 2)(randn(4, 3))
+    assert str(theirs.value) in str(ours.value)          # "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)"
+    assert "4x3" in str(ours.value) and "5x2" in str(ours.value)
+
+
+# ---------------------------------------------------------------- MLP forward/backward vs torch
+@pytest.mark.parametrize("dtype,rtol,atol", [(float64, 1e-10, 1e-12), (float32, 1e-5, 1e-6)])
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.Sigmoid])
+def test_mlp_forward_backward_match_torch(dtype, rtol, atol, act):
+    manual_seed(0)
+    model = mlp([3, 16, 8, 4], act, dtype)
+    twin = torch_twin(model)
+    x, y = randn(10, 3, dtype=dtype), tensor(np.arange(10) % 4)
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    tloss = torch.nn.CrossEntropyLoss()(twin(to_torch(x)), to_torch(y))
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=rtol)
+    loss.backward(); tloss.backward()
+    for p, tp in zip(model.parameters(), twin.parameters()):
+        assert p.grad.dtype == dtype
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_loss_modules_match_torch(reduction):
+    manual_seed(0)
+    a, b = randn(6, 3, dtype=float64), randn(6, 3, dtype=float64)
+    y = tensor([0, 2, 1, 1, 0, 2])
+    np.testing.assert_allclose(nn.MSELoss(reduction=reduction)(a, b).numpy(),
+                               torch.nn.MSELoss(reduction=reduction)(to_torch(a), to_torch(b)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(nn.CrossEntropyLoss(reduction=reduction)(a, y).numpy(),
+                               torch.nn.CrossEntropyLoss(reduction=reduction)(to_torch(a), to_torch(y)).numpy(), rtol=1e-12)
+
+
+def test_cross_entropy_loss_options_match_torch():
+    manual_seed(0)
+    x, y = randn(8, 3, dtype=float64, requires_grad=True), tensor([0, 2, 1, 1, 0, 2, 2, 1])
+    tx = to_torch(x).requires_grad_()
+    w = tensor([0.2, 1.0, 3.0], dtype=float64)
+    for kw in [dict(weight=w), dict(ignore_index=2), dict(label_smoothing=0.1), dict(weight=w, reduction="sum")]:
+        tkw = {k: (to_torch(v) if isinstance(v, Tensor) else v) for k, v in kw.items()}
+        loss, tloss = nn.CrossEntropyLoss(**kw)(x, y), torch.nn.CrossEntropyLoss(**tkw)(tx, to_torch(y))
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
+        x.grad = None; tx.grad = None
+        loss.backward(); tloss.backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_cross_entropy_out_of_range_target_raises_clearly():
+    logits, target = randn(3, 4), tensor([0, 5, 1])
+    with pytest.raises(IndexError) as theirs:
+        torch.nn.CrossEntropyLoss()(to_torch(logits), to_torch(target))
+    with pytest.raises((IndexError, RuntimeError, ValueError)) as ours:
+        nn.CrossEntropyLoss()(logits, target)
+    assert str(theirs.value) in str(ours.value)          # "Target 5 is out of bounds."
+    with pytest.raises((IndexError, RuntimeError, ValueError), match="out of bounds"):
+        nn.CrossEntropyLoss()(logits, tensor([0, -2, 1]))
+
+
+def test_activation_modules_match_functional():
+    x = randn(5, 3)
+    for mod, fn in [(nn.ReLU(), F.relu), (nn.Tanh(), F.tanh), (nn.Sigmoid(), F.sigmoid)]:
+        np.testing.assert_array_equal(mod(x).numpy(), fn(x).numpy())
+
+
+# ---------------------------------------------------------------- zero_grad, train/eval
+def test_zero_grad_none_vs_zeros():
+    model = mlp([3, 4, 2])
+    model(randn(5, 3)).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and np.abs(g.numpy()).sum() > 0 for g in grads)
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is g for p, g in zip(model.parameters(), grads))         # same tensors, zeroed in place
+    assert all(not g.numpy().any() and tuple(g.shape) == tuple(p.shape) for p, g in zip(model.parameters(), grads))
+    model(randn(5, 3)).sum().backward()
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_gradients_accumulate_until_zeroed_like_torch():
+    manual_seed(0)
+    model = mlp([3, 4, 2], dtype=float64)
+    twin = torch_twin(model)
+    x = randn(5, 3, dtype=float64)
+    for _ in range(2):
+        model(x).sum().backward(); twin(to_torch(x)).sum().backward()
+    for p, tp in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
+
+
+def test_train_eval_propagate_and_return_self():
+    net = Net()
+    assert net.training and all(m.training for m in net.modules())
+    assert net.eval() is net and not any(m.training for m in net.modules())
+    assert net.train() is net and all(m.training for m in net.modules())
+    net.train(False)
+    assert not net.head[1].training
+
+
+# ---------------------------------------------------------------- Dropout
+def test_dropout_eval_is_identity():
+    x = randn(50, 20)
+    d = nn.Dropout(0.7).eval()
+    assert d(x) is x or np.array_equal(d(x).numpy(), x.numpy())
+
+
+def test_dropout_train_keeps_the_expectation():
+    manual_seed(0)
+    n = 200_000
+    for p in [0.1, 0.5, 0.8]:
+        y = nn.Dropout(p)(ones(n)).numpy()
+        kept = y != 0
+        # kept elements are scaled by exactly 1/(1-p) (in float32), the rest are 0
+        np.testing.assert_allclose(y[kept], np.float32(1 / (1 - p)), rtol=1e-6)
+        sd_frac = math.sqrt(p * (1 - p) / n)
+        assert abs((~kept).mean() - p) < 5 * sd_frac                 # zeroed with probability p
+        assert abs(y.mean() - 1.0) < 5 * sd_frac / (1 - p)            # E[dropout(x)] = x
+
+
+def test_dropout_gradient_is_the_scaled_mask():
+    manual_seed(1)
+    x = randn(1000, requires_grad=True)
+    y = nn.Dropout(0.3)(x)
+    y.sum().backward()
+    mask = y.detach().numpy() != 0
+    np.testing.assert_allclose(x.grad.numpy(), mask / np.float32(0.7), rtol=1e-6)
+
+
+def test_dropout_edge_probabilities_and_validation():
+    x = randn(10)
+    assert np.array_equal(nn.Dropout(0.0)(x).numpy(), x.numpy())
+    assert not nn.Dropout(1.0)(x).numpy().any()
+    with pytest.raises(ValueError) as theirs: torch.nn.Dropout(1.5)
+    with pytest.raises(ValueError) as ours: nn.Dropout(1.5)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_dropout_in_float64_keeps_dtype():
+    assert nn.Dropout(0.5)(randn(4, dtype=float64)).dtype == float64
+
+
+# ---------------------------------------------------------------- state_dict
+def test_state_dict_keys_match_torch_and_values_are_detached_tensors():
+    model = mlp([2, 5, 5, 3])
+    sd = model.state_dict()
+    assert list(sd) == list(torch_twin(model).state_dict())
+    assert all(isinstance(v, Tensor) and not v.requires_grad for v in sd.values())
+    with no_grad(): model[0].bias.fill_(7.0)
+    assert (sd["0.bias"].numpy() == 7.0).all()                   # shares storage, like torch
+    assert list(Net().state_dict()) == list(TNet().state_dict())
+
+
+def test_state_dict_round_trip():
+    manual_seed(0)
+    a, b = mlp([2, 5, 3]), mlp([2, 5, 3])
+    x = randn(4, 2)
+    assert not np.allclose(a(x).detach().numpy(), b(x).detach().numpy())
+    res = b.load_state_dict(a.state_dict())
+    assert res.missing_keys == [] and res.unexpected_keys == [] and repr(res) == "<All keys matched successfully>"
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
+    with no_grad(): a[0].weight.fill_(0.0)                          # a copy, not shared storage
+    assert b[0].weight.detach().numpy().any()
+    assert all(p.requires_grad and p.is_leaf for p in b.parameters())
+
+
+def test_state_dict_round_trip_through_torch():
+    manual_seed(0)
+    a = mlp([3, 6, 2], nn.Tanh, float64)
+    twin = torch_twin(a)
+    b = mlp([3, 6, 2], nn.Tanh, float64)
+    b.load_state_dict(twin.state_dict())                               # torch tensors are accepted
+    x = randn(4, 3, dtype=float64)
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
+
+
+def test_load_state_dict_errors_like_torch():
+    model, twin = nn.Sequential(nn.Linear(2, 3)), torch.nn.Sequential(torch.nn.Linear(2, 3))
+    bad = {"0.weight": np.zeros((3, 3), np.float32), "1.bias": np.zeros(3, np.float32)}
+    with pytest.raises(RuntimeError) as theirs:
+        twin.load_state_dict({k: torch.from_numpy(v) for k, v in bad.items()})
+    with pytest.raises(RuntimeError) as ours:
+        model.load_state_dict(bad)
+    msg = str(ours.value)
+    assert msg.startswith("Error(s) in loading state_dict for Sequential:")
+    for part in ['Missing key(s) in state_dict: "0.bias"', 'Unexpected key(s) in state_dict: "1.bias"', "size mismatch for 0.weight"]:
+        assert part in msg and part in str(theirs.value)
+    res = model.load_state_dict({"0.weight": np.ones((3, 2), np.float32), "extra": np.ones(1)}, strict=False)
+    assert res.missing_keys == ["0.bias"] and res.unexpected_keys == ["extra"]
+    assert (model[0].weight.detach().numpy() == 1).all()
+
+
+# ---------------------------------------------------------------- to(device / dtype)
+def test_to_keeps_parameter_objects_and_casts_floating_params():
+    model = mlp([2, 4, 1])
+    params = list(model.parameters())
+    model(randn(3, 2)).sum().backward()
+    assert model.double() is model
+    assert all(p is q and p.dtype == float64 and p.grad.dtype == float64 for p, q in zip(model.parameters(), params))
+    assert model(randn(3, 2, dtype=float64)).dtype == float64
+    assert model.to(float32) is model and all(p.dtype == float32 for p in model.parameters())
+    assert model.to("cpu") is model and all(str(p.device) == "cpu" for p in model.parameters())
+    model.to("cpu", float64)
+    assert all(p.dtype == float64 and p.requires_grad and p.is_leaf and isinstance(p, nn.Parameter) for p in model.parameters())
+
+
+def test_functional_is_reachable_from_nn():
+    import course_lib.nn.functional as F2
+    from course_lib.nn import functional
+    assert nn.functional is F2 is functional
+
+
+def test_deepcopy_and_dir():
+    import copy
+    manual_seed(0)
+    model = mlp([2, 4, 1])
+    clone = copy.deepcopy(model)
+    assert all(isinstance(p, nn.Parameter) and p is not q and np.array_equal(p.detach().numpy(), q.detach().numpy())
+               for p, q in zip(clone.parameters(), model.parameters()))
+    with no_grad(): clone[0].weight.fill_(0.0)
+    assert model[0].weight.detach().numpy().any()
+    assert "weight" in dir(model[0]) and "0" in dir(model)
