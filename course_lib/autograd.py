@@ -182,8 +182,9 @@ Tensor.backward = _backward
 # %% ../nbs/02_autograd.ipynb #5a2d406f
 def _operand(x):
     "A binary-op operand: a Tensor or a Python number; None when unsupported (the operator returns NotImplemented)."
-    if isinstance(x, (Tensor, bool, int, float)): return x
-    if isinstance(x, np.generic): return x.item()
+    if isinstance(x, Tensor): return x
+    if isinstance(x, np.generic): return x.item()   # before float: np.float64 subclasses float but must not upcast
+    if isinstance(x, (bool, int, float)): return x
     if _is_array(x): return Tensor(x)
     return None
 

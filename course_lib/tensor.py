@@ -239,9 +239,10 @@ class Tensor:
     def requires_grad(self): return self._requires_grad
     @requires_grad.setter
     def requires_grad(self, value):
-        if self.grad_fn is not None and not value:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a computed "
-                               "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        if self.grad_fn is not None:   # torch's two messages: the hint only helps when switching off
+            raise RuntimeError("you can only change requires_grad flags of leaf variables." + ("" if value else
+                               " If you want to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach()."))
         if value and self._data.dtype.kind != "f":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(value)
