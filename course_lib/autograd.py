@@ -115,14 +115,18 @@ def _topo_order(root):
                 if isinstance(p, Tensor) and p._requires_grad and p not in seen: stack.append((p, False))
     return order
 
+def _shared(a):
+    "Could writing into `a` write elsewhere too? NumPy marks broadcast views read-only; CuPy has no such flag, so look for a 0 stride."
+    return not getattr(a.flags, "writeable", True) or 0 in a.strides
+
 def _accumulate(t, g, copy=False):
     "Add gradient array `g` into `t.grad` (in place when possible, like torch)."
     if isinstance(g, np.generic): g = np.array(g)           # a NumPy scalar (from a 0-d result) becomes a 0-d array
-    elif copy or not getattr(g.flags, "writeable", True): g = g.copy()
+    elif copy or _shared(g): g = g.copy()
     if t.grad is None: t.grad = _make(g)
     else:
         old = t.grad._data
-        if old.shape == g.shape and old.dtype == g.dtype and getattr(old.flags, "writeable", True): old += g
+        if old.shape == g.shape and old.dtype == g.dtype and not _shared(old): old += g
         else: t.grad = _make(old + g)
 
 def _bad_grad(fn, i, inp, g):

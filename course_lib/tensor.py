@@ -132,12 +132,14 @@ def _array_module(dev):
         import cupy
     except ImportError:
         raise RuntimeError("CUDA tensors need CuPy, which is not installed. Install it with: "
-                           "pip install 'course_lib[cuda]'") from None
+                           "pip install 'course_lib[cuda]' (on Colab, CuPy comes with a GPU runtime: "
+                           "Runtime → Change runtime type → GPU).") from None
     try: n = cupy.cuda.runtime.getDeviceCount()
     except Exception: n = 0
     if n == 0:
         raise RuntimeError("CuPy is installed but no CUDA GPU is visible. "
                            "On Colab: Runtime → Change runtime type → GPU, then restart.")
+    if _cupy is None: cupy.random.seed(_cuda_seed)   # first use: apply the last manual_seed, as torch seeds every device
     _cupy = cupy
     return cupy
 
@@ -480,11 +482,12 @@ def from_numpy(array):
 
 # %% ../nbs/01_tensor.ipynb #2a2e6761
 _rng = np.random.default_rng(0)
+_cuda_seed = 0   # applied to CuPy's generator when CuPy is first loaded
 
 def manual_seed(seed):
-    "Reset the random generator (NumPy's, and CuPy's when it is in use), like `torch.manual_seed`."
-    global _rng
-    _rng = np.random.default_rng(seed)
+    "Reset the random generators (NumPy's, and CuPy's now or when it is first used), like `torch.manual_seed`."
+    global _rng, _cuda_seed
+    _rng, _cuda_seed = np.random.default_rng(seed), seed
     if _cupy is not None: _cupy.random.seed(seed)
 
 def _random(kind, size, dtype, device, requires_grad):
@@ -715,11 +718,12 @@ def _copy_(self, src):
     return self
 
 def _setitem(self, key, value):
-    "t[key] = value, in place."
+    "t[key] = value, in place (a value or index tensor on another device is copied over, like torch)."
     _check_inplace(self)
-    if isinstance(key, Tensor): key = key._data
-    elif isinstance(key, tuple): key = tuple(k._data if isinstance(k, Tensor) else k for k in key)
-    self._data[key] = value._data if isinstance(value, Tensor) else value
+    dev = self.device
+    if isinstance(key, Tensor): key = _move(key._data, dev)
+    elif isinstance(key, tuple): key = tuple(_move(k._data, dev) if isinstance(k, Tensor) else k for k in key)
+    self._data[key] = _move(value._data, dev) if isinstance(value, Tensor) else value
 
 for _f in (_add_, _sub_, _mul_, _div_, _addcmul_, _addcdiv_, _fill_, _zero_, _copy_):
     _f.__name__ = _f.__qualname__ = _f.__name__[1:]

@@ -10,7 +10,7 @@ __all__ = ['relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'Addmm', 'linear
 # %% ../../nbs/05_losses.ipynb #a8d919ef
 import warnings
 import numpy as np
-from ..tensor import Tensor, _make, _xp
+from ..tensor import Tensor, _make, _xp, _same_device
 from ..autograd import Function, _prep
 from ..broadcasting import broadcast_shapes, unbroadcast
 from .. import ops
@@ -160,6 +160,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if input.ndim == 0: raise ValueError("Expected 1 or more dimensions (got 0)")
     if target._data.dtype not in (np.int64, np.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype._torch_name}")
+    _same_device(input, target)
+    if weight is not None: _same_device(input, weight)
     if input.ndim == 1:                                       # a single sample: (C,) scores, one target
         if target.ndim > 1 or target.numel() != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.numel()}")
