@@ -30,9 +30,12 @@ $(STAMP): settings.ini setup.py pyproject.toml
 
 venv: $(STAMP)
 
+# Jupyter refuses to run as root unless told to (containers, CI machines, Colab-like sandboxes).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
 	$(VENV)/bin/nbdev_export
-	$(VENV)/bin/jupyter lab --notebook-dir=nbs $(ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=nbs $(ALLOW_ROOT) $(ARGS)
 
 # The library is never exported here: tests/test_export.py exports into a temporary
 # folder and fails when course_lib/ differs from the notebooks.
