@@ -81,7 +81,7 @@ class Add(Function):
     "a + b (b may be a Python number); broadcasting"
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = getattr(a, "shape", ()), getattr(b, "shape", ())   # a Python number has shape ()
         return a + b
     @staticmethod
     def backward(ctx, g):
@@ -233,7 +233,7 @@ class Sub(Function):
     "a - b; broadcasting"
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = getattr(a, "shape", ()), getattr(b, "shape", ())   # a Python number has shape ()
         return a - b
     @staticmethod
     def backward(ctx, g):

@@ -666,6 +666,11 @@ def _same_device(a, b):
 def _inplace(self, other, ufunc, name):
     "self = ufunc(self, other), in place, with torch's casting and shape rules."
     _check_inplace(self)
+    if isinstance(other, Tensor):   # the optimizers' case: same shape, dtype and device need no casting or shape checks
+        a, b = self._data, other._data
+        if b.shape == a.shape and b.dtype == a.dtype and a.dtype.kind == "f" and b.__class__ is a.__class__:
+            with np.errstate(all="ignore"): ufunc(a, b, out=a)   # overflow gives inf, like torch, without a warning
+            return self
     o = _operand_array(self, other)
     rt = result_type(self, other)
     if name == "div" and not rt.is_floating_point: rt = _default_float
