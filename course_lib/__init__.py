@@ -13,4 +13,4 @@ from .autograd import *
 from .broadcasting import *
 from .ops import *
 from .gradcheck import *
-from . import nn, optim, data, cuda
+from . import nn, optim, data, cuda, check

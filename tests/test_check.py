@@ -1,0 +1,686 @@
+"""course_lib.check: every checker accepts its reference solution and rejects typical wrong answers.
+
+SOLUTIONS holds one right answer per checker (the notebooks' solution cells hold the same ones, and nbval runs them);
+MISTAKES holds, per checker, at least two wrong answers a student typically writes. Test ids name the checker and the
+mistake, e.g. `test_rejects[sigmoid_backward-forgets_grad]`. Everything runs twice: with torch as the reference and
+with `check.use_torch = False` (course_lib's own references), since students may not have torch.
+Also: the exercises list agrees with the exercise headings in the notebooks.
+"""
+import json, math, re, pathlib
+import numpy as np
+import pytest
+
+import course_lib as cl
+from course_lib import check
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+T = check._mod("tensor")
+
+
+@pytest.fixture(params=["torch", "no_torch"])
+def reference(request, monkeypatch):
+    "Run the test with torch as the reference, then with course_lib's own references."
+    monkeypatch.setattr(check, "use_torch", request.param == "torch")
+    return request.param
+
+
+# ---------------------------------------------------------------- chapter 1
+def tensor_nbytes(shape, dtype): return math.prod(shape) * dtype.itemsize
+
+def promote(a, b):
+    if a._category != b._category: return a if a._category > b._category else b
+    return T._NP2DT[np.promote_types(a.np, b.np)]
+
+def sgd_update_(w, lr):
+    with cl.no_grad(): w.sub_(w.grad, alpha=lr)
+
+# ---------------------------------------------------------------- chapter 2
+def _sig(x): return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+def sigmoid_backward(x, grad):
+    s = _sig(x)
+    return grad * s * (1 - s)
+
+class Tanh(cl.Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a); ctx.save_for_backward(out); return out
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors; return g * (1 - out * out)
+
+def topo_order(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done: order.append(t); continue
+        if id(t) in seen: continue
+        seen.add(id(t)); stack.append((t, True))
+        if t.grad_fn is not None:
+            stack.extend((p, False) for p in t.grad_fn.inputs if isinstance(p, cl.Tensor) and p.requires_grad)
+    return order
+
+def div_backward(a, b, grad): return grad / b, -grad * a / (b * b)
+
+# ---------------------------------------------------------------- chapter 3
+def broadcast_shape(s1, s2):
+    n = max(len(s1), len(s2))
+    a, b = (1,) * (n - len(s1)) + tuple(s1), (1,) * (n - len(s2)) + tuple(s2)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y): raise RuntimeError(f"shapes {s1} and {s2} are not broadcastable")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+def unbroadcast(grad, shape):
+    lead = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+def mul_backward(a, b, grad): return unbroadcast(grad * b, a.shape), unbroadcast(grad * a, np.shape(b))
+
+# ---------------------------------------------------------------- chapter 4
+def matmul_backward(a, b, grad): return grad @ b.T, a.T @ grad
+
+def mean_backward(grad, shape, dim, keepdim):
+    n = math.prod(shape) if dim is None else shape[dim]
+    if dim is not None and not keepdim: grad = np.expand_dims(grad, dim)
+    return np.broadcast_to(grad / n, shape).copy()
+
+def softmax(x, dim):
+    z = np.exp(x - x.max(dim, keepdims=True))
+    return z / z.sum(dim, keepdims=True)
+
+def softmax_backward(s, grad, dim): return s * (grad - (grad * s).sum(dim, keepdims=True))
+
+def index_backward(shape, idx, grad):
+    out = np.zeros(shape); np.add.at(out, idx, grad); return out
+
+# ---------------------------------------------------------------- chapter 5
+def log_softmax(x):
+    m = x.max(-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
+
+def cross_entropy(logits, target): return -log_softmax(logits)[np.arange(len(target)), target].mean()
+
+def cross_entropy_backward(logits, target):
+    g = np.exp(log_softmax(logits)); g[np.arange(len(target)), target] -= 1
+    return g / len(target)
+
+# ---------------------------------------------------------------- chapter 6
+def numerical_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps; fp = f(x)
+        x[i] = old - eps; fm = f(x)
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+def jacobian(f, x, eps=1e-6):
+    cols = []
+    for j in range(x.size):
+        old = x[j]
+        x[j] = old + eps; fp = f(x)
+        x[j] = old - eps; fm = f(x)
+        x[j] = old
+        cols.append((fp - fm) / (2 * eps))
+    return np.stack(cols, axis=1)
+
+def my_gradcheck(f, grad_f, x, atol=1e-5, rtol=1e-3):
+    num, ana = numerical_grad(f, x.astype(np.float64)), grad_f(x)
+    return bool(np.all(np.abs(ana - num) <= atol + rtol * np.abs(num)))
+
+# ---------------------------------------------------------------- chapter 7
+def linear(x, weight, bias=None):
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+def count_parameters(model): return sum(p.numel() for p in model.parameters())
+
+def init_linear_(layer):
+    bound = 1 / math.sqrt(layer.weight.shape[1])
+    check._mod("nn").init.uniform_(layer.weight, -bound, bound)
+    if layer.bias is not None: check._mod("nn").init.uniform_(layer.bias, -bound, bound)
+
+def _init_fan_out(layer):
+    bound = 1 / math.sqrt(layer.weight.shape[0])
+    for p in layer.parameters(): check._mod("nn").init.uniform_(p, -bound, bound)
+
+def _init_normal(layer):
+    bound = 1 / math.sqrt(layer.weight.shape[1])
+    for p in layer.parameters(): check._mod("nn").init.normal_(p, 0.0, bound)
+
+def _init_weight_only(layer):
+    bound = 1 / math.sqrt(layer.weight.shape[1])
+    check._mod("nn").init.uniform_(layer.weight, -bound, bound)
+
+def _init_replaces(layer):
+    nn = check._mod("nn")
+    bound = 1 / math.sqrt(layer.weight.shape[1])
+    layer.weight = nn.Parameter(cl.rand(*layer.weight.shape) * 2 * bound - bound)
+    if layer.bias is not None: layer.bias = nn.Parameter(cl.rand(*layer.bias.shape) * 2 * bound - bound)
+
+def dropout(x, p, training):
+    if not training or p == 0: return x
+    if p == 1: return x * 0.0
+    keep = cl.rand_like(x) >= p
+    return x * (keep.to(x.dtype) * (1.0 / (1 - p)))
+
+# ---------------------------------------------------------------- chapter 8
+def sgd_momentum_step(p, g, buf, lr, momentum, dampening=0.0):
+    buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+    return p - lr * buf, buf
+
+def adam_step(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+def _make_rmsprop(inside_sqrt=False, no_grad=True, keep_state=True):
+    Optimizer = check._mod("optim").Optimizer
+    class RMSprop(Optimizer):
+        def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8):
+            super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
+        def _step(self):
+            for group in self.param_groups:
+                lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+                for p in group["params"]:
+                    if p.grad is None: continue
+                    state = self.state[p]
+                    if "square_avg" not in state or not keep_state: state["square_avg"] = cl.zeros_like(p)
+                    v = state["square_avg"]
+                    v.mul_(alpha).addcmul_(p.grad, p.grad, value=1 - alpha)
+                    denom = (v + eps).sqrt() if inside_sqrt else v.sqrt() + eps
+                    p.addcdiv_(p.grad, denom, value=-lr)
+        def step(self):
+            if not no_grad: return self._step()
+            with cl.no_grad(): return self._step()
+    return RMSprop
+
+# ---------------------------------------------------------------- chapter 9
+def batch_indices(n, batch_size, shuffle=False, seed=0):
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+def accuracy(logits, y): return (logits.argmax(1) == y).float().mean().item()
+
+def train_step(model, opt, loss_fn, xb, yb):
+    loss = loss_fn(model(xb), yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+# ---------------------------------------------------------------- chapter 10
+def apply_to_tensors(obj, fn):
+    if isinstance(obj, cl.Tensor): return fn(obj)
+    if isinstance(obj, dict): return {k: apply_to_tensors(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(apply_to_tensors(v, fn) for v in obj)
+    return obj
+
+def check_same_device(*tensors):
+    for t in tensors[1:]:
+        if t.device != tensors[0].device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{tensors[0].device} and {t.device}!")
+
+def matmul_flops(m, k, n, backward=False): return (6 if backward else 2) * m * k * n
+
+# ---------------------------------------------------------------- chapter 11
+class Softplus(cl.Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        e = np.exp(-np.abs(a))
+        return g * np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+SOLUTIONS = {
+    "tensor_nbytes": tensor_nbytes, "promote": promote, "sgd_update_": sgd_update_,
+    "sigmoid_backward": sigmoid_backward, "tanh_function": Tanh, "topo_order": topo_order, "div_backward": div_backward,
+    "broadcast_shape": broadcast_shape, "unbroadcast": unbroadcast, "mul_backward": mul_backward,
+    "matmul_backward": matmul_backward, "mean_backward": mean_backward, "softmax": softmax,
+    "softmax_backward": softmax_backward, "index_backward": index_backward,
+    "log_softmax": log_softmax, "cross_entropy": cross_entropy, "cross_entropy_backward": cross_entropy_backward,
+    "numerical_grad": numerical_grad, "jacobian": jacobian, "my_gradcheck": my_gradcheck,
+    "linear": linear, "count_parameters": count_parameters, "init_linear_": init_linear_, "dropout": dropout,
+    "sgd_momentum_step": sgd_momentum_step, "adam_step": adam_step, "rmsprop": lambda: _make_rmsprop(),
+    "batch_indices": batch_indices, "accuracy": accuracy, "train_step": train_step,
+    "apply_to_tensors": apply_to_tensors, "check_same_device": check_same_device, "matmul_flops": matmul_flops,
+    "softplus_function": Softplus,
+}
+LAZY = {"rmsprop"}   # built on first use (needs course_lib.optim)
+
+
+# ---------------------------------------------------------------- typical wrong answers
+def _fn_class(forward, backward):
+    "A course_lib Function class from two plain functions."
+    return type("Wrong", (cl.Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+def _save_out(f):
+    def fwd(ctx, a):
+        out = f(a); ctx.save_for_backward(a, out); return out
+    return fwd
+
+def _recursive_topo(root):
+    order, seen = [], set()
+    def visit(t):
+        if id(t) in seen: return
+        seen.add(id(t))
+        if t.grad_fn is not None:
+            for p in t.grad_fn.inputs:
+                if isinstance(p, cl.Tensor) and p.requires_grad: visit(p)
+        order.append(t)
+    visit(root)
+    return order
+
+def _no_dedup_topo(root):
+    order = []
+    def visit(t):
+        if t.grad_fn is not None:
+            for p in t.grad_fn.inputs:
+                if isinstance(p, cl.Tensor) and p.requires_grad: visit(p)
+        order.append(t)
+    stack = [(root, False)]
+    while stack:   # iterative post-order without a `seen` set: shared tensors come out several times
+        t, done = stack.pop()
+        if done: order.append(t); continue
+        stack.append((t, True))
+        if t.grad_fn is not None:
+            stack.extend((p, False) for p in t.grad_fn.inputs if isinstance(p, cl.Tensor) and p.requires_grad)
+    return order
+
+def _left_aligned(s1, s2):
+    n = max(len(s1), len(s2))
+    a, b = tuple(s1) + (1,) * (n - len(s1)), tuple(s2) + (1,) * (n - len(s2))
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y): raise RuntimeError("not broadcastable")
+    return tuple(y if x == 1 else x for x, y in zip(a, b))
+
+def _no_restore_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += eps; fp = f(x)
+        x[i] -= 2 * eps; fm = f(x)
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+def _one_sided(f, x, eps=1e-6):
+    g, f0 = np.zeros_like(x), f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; g[i] = (f(x) - f0) / eps; x[i] = old
+    return g
+
+def _dropout_keeps_p(x, p, training):
+    if not training: return x
+    return x * (cl.rand_like(x) < p) / (1 - p)
+
+def _adam_no_correction(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    m = betas[0] * m + (1 - betas[0]) * g
+    v = betas[1] * v + (1 - betas[1]) * g * g
+    return p - lr * m / (np.sqrt(v) + eps), m, v
+
+def _adam_eps_inside(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    m = betas[0] * m + (1 - betas[0]) * g
+    v = betas[1] * v + (1 - betas[1]) * g * g
+    return p - lr * (m / (1 - betas[0] ** t)) / np.sqrt(v / (1 - betas[1] ** t) + eps), m, v
+
+def _adam_abs_g(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    m = betas[0] * m + (1 - betas[0]) * g
+    v = betas[1] * v + (1 - betas[1]) * np.abs(g)
+    return p - lr * (m / (1 - betas[0] ** t)) / (np.sqrt(v / (1 - betas[1] ** t)) + eps), m, v
+
+def _sgd_wrong_sign(w, lr):
+    with cl.no_grad(): w.add_(w.grad, alpha=lr)
+
+def _train_no_zero_grad(model, opt, loss_fn, xb, yb):
+    loss = loss_fn(model(xb), yb); loss.backward(); opt.step(); return loss.item()
+
+def _train_zero_after_backward(model, opt, loss_fn, xb, yb):
+    loss = loss_fn(model(xb), yb); loss.backward(); opt.zero_grad(); opt.step(); return loss.item()
+
+def _train_step_first(model, opt, loss_fn, xb, yb):
+    loss = loss_fn(model(xb), yb); opt.zero_grad(); opt.step(); loss.backward(); return loss.item()
+
+def _apply_no_dicts(obj, fn):
+    if isinstance(obj, cl.Tensor): return fn(obj)
+    if isinstance(obj, (list, tuple)): return type(obj)(_apply_no_dicts(v, fn) for v in obj)
+    return obj
+
+def _apply_lists(obj, fn):
+    if isinstance(obj, cl.Tensor): return fn(obj)
+    if isinstance(obj, dict): return {k: _apply_lists(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [_apply_lists(v, fn) for v in obj]
+    return obj
+
+def _apply_flat(obj, fn):
+    if isinstance(obj, cl.Tensor): return fn(obj)
+    if isinstance(obj, dict): return {k: fn(v) if isinstance(v, cl.Tensor) else v for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(fn(v) if isinstance(v, cl.Tensor) else v for v in obj)
+    return obj
+
+def _same_device_type_only(*ts):
+    for t in ts[1:]:
+        if t.device.type != ts[0].device.type:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {ts[0].device} and {t.device}!")
+
+def _same_device_first_two(*ts):
+    if len(ts) >= 2 and ts[0].device != ts[1].device:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {ts[0].device} and {ts[1].device}!")
+
+def _same_device_flag(*ts): return all(t.device == ts[0].device for t in ts)
+
+def _softplus_naive_fwd(ctx, a):
+    ctx.save_for_backward(a); return np.log(1 + np.exp(a))
+
+def _softplus_bwd_sig(ctx, g):
+    a, = ctx.saved_tensors; return g * _sig(a)
+
+def _tanh_fwd(ctx, a):
+    out = np.tanh(a); ctx.save_for_backward(a, out); return out
+
+
+MISTAKES = {
+    "tensor_nbytes": {
+        "numel_only": lambda shape, dtype: math.prod(shape),
+        "assumes_4_bytes": lambda shape, dtype: 4 * math.prod(shape),
+        "sum_of_sizes": lambda shape, dtype: sum(shape) * dtype.itemsize,
+    },
+    "promote": {
+        "wider_wins": lambda a, b: a if a.itemsize >= b.itemsize else b,
+        "first_wins": lambda a, b: a,
+        "always_float32": lambda a, b: T.float32 if (a.is_floating_point or b.is_floating_point) else promote(a, b),
+    },
+    "sgd_update_": {
+        "wrong_sign": _sgd_wrong_sign,
+        "out_of_place": lambda w, lr: w.detach() - lr * w.grad,
+        "no_no_grad": lambda w, lr: w.sub_(w.grad, alpha=lr),
+    },
+    "sigmoid_backward": {
+        "forgets_grad": lambda x, grad: _sig(x) * (1 - _sig(x)),
+        "wrong_sign": lambda x, grad: grad * _sig(x) * (_sig(x) - 1),
+        "uses_x_not_sigmoid": lambda x, grad: grad * x * (1 - x),
+    },
+    "tanh_function": {
+        "backward_uses_input": _fn_class(_tanh_fwd, lambda ctx, g: g * (1 - ctx.saved_tensors[0] ** 2)),
+        "forgets_grad_output": _fn_class(_tanh_fwd, lambda ctx, g: 1 - ctx.saved_tensors[1] ** 2),
+        "wrong_sign": _fn_class(_tanh_fwd, lambda ctx, g: g * (ctx.saved_tensors[1] ** 2 - 1)),
+    },
+    "topo_order": {
+        "preorder": lambda root: list(reversed(topo_order(root))),
+        "no_dedup": _no_dedup_topo,
+        "recursive": _recursive_topo,
+    },
+    "div_backward": {
+        "db_wrong_sign": lambda a, b, g: (g / b, g * a / b ** 2),
+        "db_missing_a": lambda a, b, g: (g / b, -g / b ** 2),
+        "da_times_b": lambda a, b, g: (g * b, -g * a / b ** 2),
+    },
+    "broadcast_shape": {
+        "aligns_left": _left_aligned,
+        "never_raises": lambda s1, s2: tuple(max(x, y) for x, y in zip((1,) * (max(len(s1), len(s2)) - len(s1)) + tuple(s1),
+                                                                       (1,) * (max(len(s1), len(s2)) - len(s2)) + tuple(s2))),
+    },
+    "unbroadcast": {
+        "no_keepdims": lambda g, shape: g.sum(axis=tuple(range(g.ndim - len(shape))) + tuple(
+            g.ndim - len(shape) + i for i, n in enumerate(shape) if n == 1 and g.shape[g.ndim - len(shape) + i] != 1)),
+        "leading_only": lambda g, shape: g.sum(axis=tuple(range(g.ndim - len(shape)))),
+        "mean_not_sum": lambda g, shape: np.broadcast_to(g.mean(axis=tuple(range(g.ndim - len(shape)))), g.shape[g.ndim - len(shape):]).mean(
+            axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape),
+    },
+    "mul_backward": {
+        "no_unbroadcast": lambda a, b, g: (g * b, g * a),
+        "swapped": lambda a, b, g: (unbroadcast(g * a, a.shape), unbroadcast(g * b, np.shape(b))),
+    },
+    "matmul_backward": {
+        "no_transpose": lambda a, b, g: (g @ b, a @ g),
+        "swapped_order": lambda a, b, g: (b.T @ g.T, g.T @ a),
+        "forgets_grad": lambda a, b, g: (np.ones_like(g) @ b.T, a.T @ np.ones_like(g)),
+    },
+    "mean_backward": {
+        "sum_backward": lambda g, shape, dim, keepdim: mean_backward(g, shape, dim, keepdim) * (math.prod(shape) if dim is None else shape[dim]),
+        "no_unsqueeze": lambda g, shape, dim, keepdim: np.broadcast_to(g / (math.prod(shape) if dim is None else shape[dim]), shape).copy(),
+        "divides_by_numel": lambda g, shape, dim, keepdim: mean_backward(g, shape, dim, keepdim) * (1 if dim is None else shape[dim]) / math.prod(shape),
+    },
+    "softmax": {
+        "unstable": lambda x, dim: np.exp(x) / np.exp(x).sum(dim, keepdims=True),
+        "normalizes_everything": lambda x, dim: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
+        "no_keepdims": lambda x, dim: (np.exp(x - x.max(dim)) / np.exp(x - x.max(dim)).sum(dim)),
+    },
+    "softmax_backward": {
+        "diagonal_only": lambda s, g, dim: g * s * (1 - s),
+        "no_keepdims": lambda s, g, dim: s * (g - (g * s).sum(dim)),
+        "sums_everything": lambda s, g, dim: s * (g - (g * s).sum()),
+    },
+    "index_backward": {
+        "assignment": lambda shape, idx, g: (lambda out: (out.__setitem__(idx, g), out)[1])(np.zeros(shape)),
+        "plus_equals": lambda shape, idx, g: (lambda out: (out.__setitem__(idx, out[idx] + g), out)[1])(np.zeros(shape)),
+    },
+    "log_softmax": {
+        "log_of_softmax": lambda x: np.log(softmax(x, -1)),
+        "no_max_shift": lambda x: x - np.log(np.exp(x).sum(-1, keepdims=True)),
+        "sum_without_keepdims": lambda x: x - x.max(-1) - np.log(np.exp(x - x.max(-1)).sum(-1)),
+    },
+    "cross_entropy": {
+        "sum_not_mean": lambda l, t: -log_softmax(l)[np.arange(len(t)), t].sum(),
+        "forgets_minus": lambda l, t: log_softmax(l)[np.arange(len(t)), t].mean(),
+        "no_log": lambda l, t: -softmax(l, -1)[np.arange(len(t)), t].mean(),
+    },
+    "cross_entropy_backward": {
+        "forgets_mean": lambda l, t: cross_entropy_backward(l, t) * len(t),
+        "wrong_sign": lambda l, t: -cross_entropy_backward(l, t),
+        "forgets_onehot": lambda l, t: softmax(l, -1) / len(t),
+    },
+    "numerical_grad": {
+        "forward_difference": _one_sided,
+        "divides_by_eps": lambda f, x, eps=1e-6: 2 * numerical_grad(f, x, eps),
+        "no_restore": _no_restore_grad,
+    },
+    "jacobian": {
+        "transposed": lambda f, x, eps=1e-6: jacobian(f, x, eps).T,
+        "divides_by_eps": lambda f, x, eps=1e-6: 2 * jacobian(f, x, eps),
+        "one_sided": lambda f, x, eps=1e-6: np.stack([(f(x + eps * e) - f(x)) / eps for e in np.eye(x.size)], axis=1),
+    },
+    "my_gradcheck": {
+        "always_true": lambda f, grad_f, x: True,
+        "first_element_only": lambda f, grad_f, x: bool(abs(grad_f(x)[0] - numerical_grad(f, x.copy())[0]) <= 1e-5 + 1e-3 * abs(numerical_grad(f, x.copy())[0])),
+        "loose_tolerance": lambda f, grad_f, x: my_gradcheck(f, grad_f, x, atol=0.1, rtol=0.0),
+        "exact_equality": lambda f, grad_f, x: bool(np.array_equal(grad_f(x), numerical_grad(f, x.copy()))),
+    },
+    "linear": {
+        "no_transpose": lambda x, w, b=None: x @ w + (0 if b is None else b),
+        "ignores_bias": lambda x, w, b=None: x @ w.T,
+    },
+    "count_parameters": {
+        "counts_tensors": lambda model: len(list(model.parameters())),
+        "weights_only": lambda model: sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight")),
+        "own_parameters_only": lambda model: sum(p.numel() for p in model.parameters(recurse=False)),
+    },
+    "init_linear_": {
+        "fan_out": _init_fan_out,
+        "normal_not_uniform": _init_normal,
+        "weight_only": _init_weight_only,
+        "replaces_parameters": _init_replaces,
+    },
+    "dropout": {
+        "no_rescale": lambda x, p, training: x * (cl.rand_like(x) >= p) if training else x,
+        "keeps_with_prob_p": _dropout_keeps_p,
+        "drops_in_eval": lambda x, p, training: x * (cl.rand_like(x) >= p) / (1 - p),
+    },
+    "sgd_momentum_step": {
+        "lr_inside_buffer": lambda p, g, buf, lr, mu, tau=0.0: (lambda b: (p - b, b))(lr * g if buf is None else mu * buf + lr * (1 - tau) * g),
+        "dampening_on_first_step": lambda p, g, buf, lr, mu, tau=0.0: (lambda b: (p - lr * b, b))((1 - tau) * g if buf is None else mu * buf + (1 - tau) * g),
+        "wrong_sign": lambda p, g, buf, lr, mu, tau=0.0: (lambda r: (2 * p - r[0], r[1]))(sgd_momentum_step(p, g, buf, lr, mu, tau)),
+    },
+    "adam_step": {
+        "no_bias_correction": _adam_no_correction,
+        "eps_inside_sqrt": _adam_eps_inside,
+        "v_not_squared": _adam_abs_g,
+    },
+    "rmsprop": {
+        "eps_inside_sqrt": lambda: _make_rmsprop(inside_sqrt=True),
+        "no_no_grad": lambda: _make_rmsprop(no_grad=False),
+        "state_not_kept": lambda: _make_rmsprop(keep_state=False),
+    },
+    "batch_indices": {
+        "drops_last_partial": lambda n, bs, shuffle=False, seed=0: batch_indices(n, bs, shuffle, seed)[: n // bs],
+        "ignores_shuffle": lambda n, bs, shuffle=False, seed=0: batch_indices(n, bs, False, seed),
+        "unseeded_shuffle": lambda n, bs, shuffle=False, seed=0: batch_indices(n, bs, shuffle, None),
+    },
+    "accuracy": {
+        "argmax_dim0": lambda logits, y: (logits.argmax(0) == y).float().mean().item(),
+        "returns_count": lambda logits, y: (logits.argmax(1) == y).float().sum().item(),
+        "error_rate": lambda logits, y: (logits.argmax(1) != y).float().mean().item(),
+    },
+    "train_step": {
+        "no_zero_grad": _train_no_zero_grad,
+        "zero_grad_after_backward": _train_zero_after_backward,
+        "step_before_backward": _train_step_first,
+    },
+    "apply_to_tensors": {
+        "no_dicts": _apply_no_dicts,
+        "tuples_become_lists": _apply_lists,
+        "not_recursive": _apply_flat,
+    },
+    "check_same_device": {
+        "compares_type_only": _same_device_type_only,
+        "first_two_only": _same_device_first_two,
+        "returns_flag": _same_device_flag,
+    },
+    "matmul_flops": {
+        "no_factor_2": lambda m, k, n, backward=False: (3 if backward else 1) * m * k * n,
+        "backward_one_matmul": lambda m, k, n, backward=False: (4 if backward else 2) * m * k * n,
+        "forgets_backward": lambda m, k, n, backward=False: 2 * m * k * n,
+    },
+    "softplus_function": {
+        "unstable_forward": _fn_class(_softplus_naive_fwd, _softplus_bwd_sig),
+        "backward_is_softplus": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))))[1],
+                                          lambda ctx, g: g * (np.maximum(ctx.saved_tensors[0], 0) + np.log1p(np.exp(-np.abs(ctx.saved_tensors[0]))))),
+        "forgets_grad_output": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))))[1],
+                                         lambda ctx, g: _sig(ctx.saved_tensors[0]).astype(g.dtype)),
+    },
+}
+LAZY_MISTAKES = {"rmsprop"}
+
+
+def _get(name, table, lazy):
+    v = table[name]
+    return v() if name in lazy else v
+
+
+def _needs(name):
+    "Skip checkers whose course_lib module has not been exported yet."
+    needs = {"linear": "ops", "count_parameters": "nn", "init_linear_": "nn", "dropout": "ops", "rmsprop": "optim", "accuracy": "ops", "train_step": "optim"}
+    if name in needs:
+        pytest.importorskip(f"course_lib.{needs[name]}", reason=f"course_lib.{needs[name]} is not exported yet")
+
+
+CHECKERS = [name for _, _, _, name in check.EXERCISES]
+
+
+def test_every_checker_has_a_solution_and_two_mistakes():
+    assert sorted(SOLUTIONS) == sorted(CHECKERS)
+    assert sorted(MISTAKES) == sorted(CHECKERS)
+    assert all(len(MISTAKES[n]) >= 2 for n in CHECKERS)
+    assert len(set(CHECKERS)) == len(CHECKERS), "two exercises share a checker"
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_accepts_the_solution(name, reference, capsys):
+    _needs(name)
+    assert getattr(check, name)(_get(name, SOLUTIONS, LAZY)) is True
+    out = capsys.readouterr().out
+    assert re.fullmatch(rf"✓ {name}: passed \d+ cases\n", out), out
+
+
+CASES = [(name, mistake) for name in CHECKERS for mistake in MISTAKES[name]]
+
+
+@pytest.mark.parametrize("name,mistake", CASES, ids=[f"{n}-{m}" for n, m in CASES])
+def test_rejects(name, mistake, reference, capsys):
+    _needs(name)
+    assert getattr(check, name)(_get(mistake, MISTAKES[name], set()) if name not in LAZY_MISTAKES else MISTAKES[name][mistake]()) is False
+    out, err = capsys.readouterr()
+    assert out.startswith(f"✗ {name}: case "), out
+    assert "  hint:" in out and ("expected:" in out or "got:" in out), out
+    assert err == "", f"the checker wrote to stderr: {err}"
+
+
+def test_a_failure_shows_input_expected_got_and_hint(capsys):
+    check.sigmoid_backward(MISTAKES["sigmoid_backward"]["forgets_grad"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split(":")[0].strip() for l in lines] == ["✗ sigmoid_backward", "input", "expected", "got", "hint"]
+
+
+def test_a_crash_is_a_failed_case(capsys):
+    def crashes(x, grad): raise ValueError("oops")
+    assert check.sigmoid_backward(crashes) is False
+    assert "raised ValueError: oops" in capsys.readouterr().out
+
+
+def test_checkers_are_quiet_and_deterministic(capsys):
+    "No warnings escape from student code (an overflowing softmax), and a second run prints the same."
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")
+        check.softmax(MISTAKES["softmax"]["unstable"])
+    first = capsys.readouterr().out
+    check.softmax(MISTAKES["softmax"]["unstable"])
+    assert capsys.readouterr().out == first
+
+
+def test_student_inputs_are_copies():
+    "A solution that modifies its inputs in place doesn't change what the checker compares with."
+    def in_place(x, grad):
+        s = 1 / (1 + np.exp(-x)); grad *= s * (1 - s); x[...] = 0; return grad
+    assert check.sigmoid_backward(in_place) is True
+
+
+# ---------------------------------------------------------------- the index and the notebooks agree
+def _exercise_headings():
+    found = {}
+    for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] != "markdown": continue
+            for num, title in re.findall(r"^## Exercise (\d+\.\d+): (.+)$", "".join(cell["source"]), re.M):
+                found.setdefault(nb.stem, []).append((num, title.strip()))
+    return found
+
+
+def test_exercise_headings_match_the_list():
+    listed = {}
+    for num, nb, title, _ in check.EXERCISES: listed.setdefault(nb, []).append((num, title))
+    found = _exercise_headings()
+    for nb, items in found.items():
+        assert items == listed.get(nb), f"{nb}: the notebook's exercises {items} differ from check.EXERCISES {listed.get(nb)}"
+
+
+def test_each_solution_cell_calls_its_checker():
+    "Every `## Solution to N.k` callout is followed by a code cell calling check.<its checker>."
+    checker = {num: name for num, _, _, name in check.EXERCISES}
+    for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        for i, cell in enumerate(cells):
+            m = re.search(r"## Solution to (\d+\.\d+)", "".join(cell["source"])) if cell["cell_type"] == "markdown" else None
+            if not m: continue
+            code = "".join(cells[i + 1]["source"])
+            assert cells[i + 1]["cell_type"] == "code" and code.startswith("#| code-fold: true"), f"{nb.name}: solution {m[1]}"
+            assert f"check.{checker[m[1]]}(" in code, f"{nb.name}: the solution to {m[1]} must call check.{checker[m[1]]}"
+            outs = "".join("".join(o.get("text", "")) for o in cells[i + 1].get("outputs", []))
+            assert f"✓ {checker[m[1]]}: passed" in outs, f"{nb.name}: the stored output of solution {m[1]} is not a pass"
+
+
+def test_at_least_three_exercises_per_chapter():
+    per = {}
+    for _, nb, _, _ in check.EXERCISES: per[nb] = per.get(nb, 0) + 1
+    chapters = [f"{i:02d}" for i in range(1, 11)]
+    assert all(per.get(next((n for n in per if n.startswith(c + "_")), ""), 0) >= 3 for c in chapters), per
+    assert sum(per.values()) >= 25
