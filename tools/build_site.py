@@ -77,7 +77,7 @@ def process(dest=PROC, n_workers=2, strict=True):
     Same as nbdev's `proc_nbs` (what `nbdev_docs` renders from): the same file selection
     (`nbglob` + `_proc_file`: dot/underscore files and folders skipped, non-notebook files
     copied) and the same per-notebook driver (`nbdev.serve_drv.main` with `FilterDefaults`)
-    in a pool of spawned worker processes. `dest` is wiped first (the repo's _proc/ always;
+    in spawned worker processes, a fresh one per notebook. `dest` is wiped first (the repo's _proc/ always;
     another folder only if empty or made by this function). Returns {notebook path: error
     text or None}; with `strict`, raises if any notebook failed."""
     from nbdev.config import get_config
@@ -97,7 +97,10 @@ def process(dest=PROC, n_workers=2, strict=True):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             n = max(1, min(n_workers or 1, len(jobs)))
-            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as ex:
+            # One fresh process per notebook: processing runs a notebook's exported cells, and a chapter's
+            # exports may patch library classes (chapter 2's placeholder Tensor.sum, say) that later chapters
+            # replace; a reused worker would carry those patches into the next notebook.
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as ex:
                 for (src, _), err in zip(jobs, ex.map(_proc_one, jobs)): errors[Path(src).resolve()] = err
     for name in ASSETS:
         if (ROOT / name).exists(): shutil.copy2(ROOT / name, dest / name)
