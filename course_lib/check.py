@@ -378,6 +378,20 @@ def topo_order(fn):
                    "append a tensor only after all of its inputs (post-order), not when you first reach it.", "order"); break
     return c.done()
 
+def _torch_grads(torch, op, a, b, g):
+    "torch's gradients (da, db) of `op(a, b)` for the output gradient `g`: the reference of the binary-op checkers."
+    at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    op(at, bt).backward(torch.tensor(g))
+    return at.grad.numpy(), bt.grad.numpy()
+
+def _check_pair(c, fn, a, b, g, ea, eb):
+    "Call `fn(a, b, g)` on copies; True when it returns a pair (da, db) close to (ea, eb), else the failure is recorded."
+    got = c.call(fn, a.copy(), b.copy(), g.copy())
+    if got is _ERR: return False
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        c.fail((ea, eb), got, "return a pair (gradient for a, gradient for b)."); return False
+    return c.close(got[0], ea, "da") and c.close(got[1], eb, "db")
+
 def div_backward(fn):
     "Check exercise 2.4, `fn(a, b, grad)`: the gradients (da, db) of a / b for same-shape NumPy arrays."
     c = _Checker("div_backward", "∂(a/b)/∂a = 1/b and ∂(a/b)/∂b = −a/b²; multiply each by the incoming gradient.")
@@ -385,15 +399,9 @@ def div_backward(fn):
     for shape in [(4,), (2, 3), (), (3, 1)]:
         a = rng.standard_normal(shape); b = np.asarray(rng.uniform(0.5, 2, shape) * rng.choice([-1, 1], shape)); g = rng.standard_normal(shape)
         c.case(a=a, b=b, grad=g)
-        if torch:
-            at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
-            (at / bt).backward(torch.tensor(g)); ea, eb = at.grad.numpy(), bt.grad.numpy()
+        if torch: ea, eb = _torch_grads(torch, lambda x, y: x / y, a, b, g)
         else: ea, eb = g / b, -g * a / b ** 2
-        got = c.call(fn, a.copy(), b.copy(), g.copy())
-        if got is _ERR: break
-        if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            c.fail((ea, eb), got, "return a pair (gradient for a, gradient for b)."); break
-        if not (c.close(got[0], ea, "da") and c.close(got[1], eb, "db")): break
+        if not _check_pair(c, fn, a, b, g, ea, eb): break
     return c.done()
 
 # %% ../nbs/12_exercises.ipynb #b00e5003
@@ -452,16 +460,10 @@ def mul_backward(fn):
         a, b = rng.standard_normal(sa), rng.standard_normal(sb)
         g = rng.standard_normal(np.broadcast_shapes(sa, sb))
         c.case(a=a, b=b, grad=g)
-        if torch:
-            at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
-            (at * bt).backward(torch.tensor(g)); ea, eb = at.grad.numpy(), bt.grad.numpy()
+        if torch: ea, eb = _torch_grads(torch, lambda x, y: x * y, a, b, g)
         else:
             ub = _mod("broadcasting").unbroadcast; ea, eb = ub(g * b, sa), ub(g * a, sb)
-        got = c.call(fn, a.copy(), b.copy(), g.copy())
-        if got is _ERR: break
-        if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            c.fail((ea, eb), got, "return a pair (gradient for a, gradient for b)."); break
-        if not (c.close(got[0], ea, "da") and c.close(got[1], eb, "db")): break
+        if not _check_pair(c, fn, a, b, g, ea, eb): break
     return c.done()
 
 # %% ../nbs/12_exercises.ipynb #f7ad7d28
@@ -472,15 +474,9 @@ def matmul_backward(fn):
     for m, k, n in [(2, 3, 4), (3, 3, 3), (1, 5, 1), (4, 2, 2), (5, 1, 3)]:
         a, b, g = rng.standard_normal((m, k)), rng.standard_normal((k, n)), rng.standard_normal((m, n))
         c.case(a=a, b=b, grad=g)
-        if torch:
-            at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
-            (at @ bt).backward(torch.tensor(g)); ea, eb = at.grad.numpy(), bt.grad.numpy()
+        if torch: ea, eb = _torch_grads(torch, lambda x, y: x @ y, a, b, g)
         else: ea, eb = g @ b.T, a.T @ g
-        got = c.call(fn, a.copy(), b.copy(), g.copy())
-        if got is _ERR: break
-        if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            c.fail((ea, eb), got, "return a pair (gradient for a, gradient for b)."); break
-        if not (c.close(got[0], ea, "da") and c.close(got[1], eb, "db")): break
+        if not _check_pair(c, fn, a, b, g, ea, eb): break
     return c.done()
 
 def mean_backward(fn):
