@@ -178,10 +178,10 @@ class CourseLibMLP:
         return list(zip(ps[0::2], ps[1::2]))
 
 
-class CourseLibStress:
-    def __init__(self, leaves, n_ops=STRESS_OPS):
-        T = _cl_core()
-        self.leaves = [T.tensor(l, requires_grad=True) for l in leaves]
+class AutogradStress:
+    "The stress step for an autograd library: the same code runs on course_lib and on torch tensors."
+    def __init__(self, make_tensor, leaves, n_ops=STRESS_OPS):
+        self.leaves = [make_tensor(l, requires_grad=True) for l in leaves]
         self.blocks = n_ops // 4
 
     def step(self):
@@ -196,6 +196,8 @@ class CourseLibStress:
 
     @property
     def grads(self): return tuple(t.grad.numpy() for t in self.leaves)
+
+def CourseLibStress(leaves, n_ops=STRESS_OPS): return AutogradStress(_cl_core().tensor, leaves, n_ops)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -230,24 +232,9 @@ class TorchMLP:
         return list(zip(ps[0::2], ps[1::2]))
 
 
-class TorchStress:
-    def __init__(self, leaves, n_ops=STRESS_OPS):
-        import torch
-        self.leaves = [torch.tensor(l, requires_grad=True) for l in leaves]
-        self.blocks = n_ops // 4
-
-    def step(self):
-        for t in self.leaves: t.grad = None
-        x, a, b, c = self.leaves
-        y = x
-        for _ in range(self.blocks):
-            y = (y * a + b).tanh() - c
-        out = y.sum()
-        out.backward()
-        return out
-
-    @property
-    def grads(self): return tuple(t.grad.numpy() for t in self.leaves)
+def TorchStress(leaves, n_ops=STRESS_OPS):
+    import torch
+    return AutogradStress(torch.tensor, leaves, n_ops)
 
 
 def torch_from(a, device="cpu"):
