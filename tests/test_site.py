@@ -422,6 +422,23 @@ def test_chapter_links(nb_path):
     assert not bad, f"{rel(nb_path)}: links to notebooks that do not exist (cell, target): {bad}"
 
 
+# ---------------------------------------------------------------- figures
+
+@nb_param
+def test_figures_have_captions(nb_path):
+    "Every cell that stores a plot gives Quarto a caption and a label (`#| fig-cap:` and `#| label: fig-...`) at its top."
+    nb = load_nb(nb_path)
+    bad = []
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code": continue
+        if not any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) and "plt" in src(c)
+                   for o in c.get("outputs", [])): continue
+        options = [l for l in src(c).splitlines() if l.startswith("#|")]
+        if not (any(l.startswith("#| fig-cap:") for l in options) and any(re.match(r"#\| label: fig-", l) for l in options)):
+            bad.append(i)
+    assert not bad, f"{rel(nb_path)}: plotting cells without `#| label: fig-...` and `#| fig-cap:` (cells {bad})"
+
+
 # ---------------------------------------------------------------- (f) make site without Quarto
 
 def test_make_site_without_quarto(tmp_path):
