@@ -431,7 +431,8 @@ def test_figures_have_captions(nb_path):
     bad = []
     for i, c in enumerate(nb["cells"]):
         if c["cell_type"] != "code": continue
-        if not any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) and "plt" in src(c)
+        # a matplotlib figure: a PNG, or an SVG drawn by plt (cl.draw's graph SVGs are diagrams, not figures)
+        if not any("image/png" in o.get("data", {}) or ("image/svg+xml" in o.get("data", {}) and "plt" in src(c))
                    for o in c.get("outputs", [])): continue
         options = [l for l in src(c).splitlines() if l.startswith("#|")]
         if not (any(l.startswith("#| fig-cap:") for l in options) and any(re.match(r"#\| label: fig-", l) for l in options)):
