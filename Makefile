@@ -17,7 +17,7 @@ help:
 	@echo "make lab     open the course in JupyterLab (ARGS=--no-browser when headless)"
 	@echo "make test    run all tests: pytest tests/ + nbval over every notebook"
 	@echo "make nbs     re-run notebooks and store their outputs (NB=nbs/01_tensor.ipynb for one)"
-	@echo "make export  nbdev_export: notebooks -> course_lib/"
+	@echo "make export  notebooks -> course_lib/ (nbdev's exporter, tools/export.py)"
 	@echo "make clean   strip volatile notebook metadata, keep outputs, renumber counts"
 	@echo "make site    build the website with Quarto into _site/"
 	@echo "make bench   benchmark course_lib vs NumPy vs torch (QUICK=1 for a short run)"
@@ -34,7 +34,7 @@ venv: $(STAMP)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: venv
-	$(VENV)/bin/nbdev_export
+	$(PY) tools/export.py
 	$(VENV)/bin/jupyter lab --notebook-dir=nbs $(ALLOW_ROOT) $(ARGS)
 
 # The library is never exported here: tests/test_export.py exports into a temporary
@@ -43,12 +43,13 @@ test: venv
 	$(PY) -m pytest $(XDIST) --nbval --nbval-current-env \
 	  --nbval-sanitize-with nbval_sanitize.cfg tests $(NBS) $(ARGS)
 
+# nbdev's exporter, writing every module a notebook names (see tools/export.py for why not plain nbdev_export)
 export: venv
-	$(VENV)/bin/nbdev_export
+	$(PY) tools/export.py
 
 nbs: venv
 	$(PY) tools/run_nbs.py $(NB)
-	$(VENV)/bin/nbdev_export
+	$(PY) tools/export.py
 
 clean: venv
 	$(PY) tools/nbclean.py

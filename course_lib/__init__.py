@@ -7,10 +7,25 @@ __version__ = "0.1.0"
 __all__ = []
 
 # %% ../nbs/index.ipynb #ccbf6916
-from .tensor import *
-from .tensor import bool_ as bool  # torch spells its boolean dtype `torch.bool`
-from .autograd import *
-from .broadcasting import *
-from .ops import *
-from .gradcheck import *
-from . import nn, optim, data, cuda, check
+# The front door: `import course_lib as cl` gives torch's names, each from the module that holds it.
+from ._dtype import *
+from ._dtype import _bool as bool   # torch spells its boolean dtype `torch.bool`
+from ._device import *
+from ._tensor import Tensor, tensor, detach
+from ._creation import *
+from ._broadcasting import broadcast_shapes
+from . import _tensor_str, autograd   # the repr; the engine (`cl.autograd.Function`)
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from ._arithmetic import *
+from ._conversion import *
+from ._draw import draw
+from ._pointwise import *
+from ._reduction import *
+from ._shape import *
+from ._indexing import *
+from ._linalg import *
+from ._activation import *
+from ._gradcheck import gradcheck
+from . import nn, optim, utils, cuda, check
+# torch keeps its graph nodes (AddBackward0, ...) out of `torch`; ours stay in their modules (`course_lib._arithmetic.Add`)
+for _n in [n for n, v in globals().items() if isinstance(v, type) and issubclass(v, autograd.Function)]: del globals()[_n]

@@ -7,7 +7,7 @@ __all__ = ['device_count', 'is_available', 'synchronize', 'get_device_name', 'ma
 
 # %% ../nbs/10_devices.ipynb #18a96b75
 import statistics, time
-from .tensor import device as _Device, _array_module
+from ._device import device as _Device, _array_module
 
 def _cupy():
     "The CuPy module, or None when it is not installed or cannot load (never raises)."
@@ -62,11 +62,13 @@ def manual_seed_all(seed):
 def timeit(fn, *args, device="cpu", repeat=5, warmup=1, sync=True):
     "Median wall-clock seconds of `fn(*args)` over `repeat` runs after `warmup` runs; synchronizes on CUDA."
     d = _Device(device)
-    wait = (lambda: synchronize(d)) if sync and d.type == "cuda" else (lambda: None)
+    wait = sync and d.type == "cuda"       # GPU work is queued: without waiting, the clock measures the launch only
     for _ in range(warmup): fn(*args)
     times = []
     for _ in range(repeat):
-        wait(); t0 = time.perf_counter()
+        if wait: synchronize(d)
+        t0 = time.perf_counter()
         fn(*args)
-        wait(); times.append(time.perf_counter() - t0)
+        if wait: synchronize(d)
+        times.append(time.perf_counter() - t0)
     return statistics.median(times)

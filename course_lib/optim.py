@@ -7,8 +7,29 @@ __all__ = ['Optimizer', 'SGD', 'Adam']
 
 # %% ../nbs/08_optim.ipynb #2cd13fd2
 from collections import defaultdict
-from .tensor import Tensor, zeros_like, no_grad
-from . import ops as _ops   # attaches the Tensor methods used below (sqrt, ...)
+from ._tensor import Tensor
+from ._creation import zeros_like
+from .autograd import no_grad
+from . import _arithmetic, _conversion, _pointwise   # bind what step() calls: add_, mul_, addcmul_, addcdiv_, clone, sqrt
+
+# %% ../nbs/08_optim.ipynb #1f666c80
+def _param_groups(params):
+    "What an optimizer was given, as a list of parameter groups (dicts), checked like torch."
+    if isinstance(params, Tensor):
+        raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
+                        + type(params).__name__)
+    groups = list(params)
+    if len(groups) == 0: raise ValueError("optimizer got an empty parameter list")
+    return groups if isinstance(groups[0], dict) else [{"params": groups}]
+
+def _check_group_params(params, param_groups):
+    "torch's checks of a new group's parameters: leaf tensors, none of them already in another group."
+    for p in params:
+        if not isinstance(p, Tensor): raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
+        if not p.is_leaf: raise ValueError("can't optimize a non-leaf Tensor")
+    seen = {id(p) for g in param_groups for p in g["params"]}
+    if any(id(p) in seen for p in params):
+        raise ValueError("some parameters appear in more than one parameter group")
 
 # %% ../nbs/08_optim.ipynb #1f666c8f
 class Optimizer:
@@ -17,26 +38,15 @@ class Optimizer:
         self.defaults = defaults
         self.state = defaultdict(dict)      # parameter -> dict of tensors the update rule remembers
         self.param_groups = []
-        if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
-                            + type(params).__name__)
-        groups = list(params)
-        if len(groups) == 0: raise ValueError("optimizer got an empty parameter list")
-        if not isinstance(groups[0], dict): groups = [{"params": groups}]
-        for g in groups: self.add_param_group(g)
+        for g in _param_groups(params): self.add_param_group(g)
 
     def add_param_group(self, group):
         "Add a dict with a `params` entry; unspecified hyper-parameters come from `defaults`"
         group = dict(group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
-        for p in group["params"]:
-            if not isinstance(p, Tensor): raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
-            if not p.is_leaf: raise ValueError("can't optimize a non-leaf Tensor")
+        _check_group_params(group["params"], self.param_groups)
         for k, v in self.defaults.items(): group.setdefault(k, v)
-        seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in group["params"]):
-            raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):

@@ -2,8 +2,8 @@
 
 SOLUTIONS holds one right answer per checker (the notebooks' solution cells hold the same ones, and nbval runs them);
 MISTAKES holds, per checker, at least two wrong answers a student typically writes. Test ids name the checker and the
-mistake, e.g. `test_rejects[sigmoid_backward-forgets_grad]`. Everything runs twice: with torch as the reference and
-with `check.use_torch = False` (course_lib's own references), since students may not have torch.
+mistake, e.g. `test_rejects[sigmoid_backward-forgets_grad]`. The checkers' one reference is course_lib's own (itself
+tested against torch in the other suites), so there is no torch / no-torch split to run twice.
 Also: the exercises list agrees with the exercise headings in the notebooks.
 """
 import json, math, re, pathlib
@@ -14,14 +14,6 @@ import course_lib as cl
 from course_lib import check
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-T = check._mod("tensor")
-
-
-@pytest.fixture(params=["torch", "no_torch"])
-def reference(request, monkeypatch):
-    "Run the test with torch as the reference, then with course_lib's own references."
-    monkeypatch.setattr(check, "use_torch", request.param == "torch")
-    return request.param
 
 
 # ---------------------------------------------------------------- chapter 1
@@ -29,7 +21,8 @@ def tensor_nbytes(shape, dtype): return math.prod(shape) * dtype.itemsize
 
 def promote(a, b):
     if a._category != b._category: return a if a._category > b._category else b
-    return T._NP2DT[np.promote_types(a.np, b.np)]
+    from course_lib._dtype import _NP2DT
+    return _NP2DT[np.promote_types(a.np, b.np)]
 
 def sgd_update_(w, lr):
     with cl.no_grad(): w.sub_(w.grad, alpha=lr)
@@ -41,7 +34,7 @@ def sigmoid_backward(x, grad):
     s = _sig(x)
     return grad * s * (1 - s)
 
-class Tanh(cl.Function):
+class Tanh(cl.autograd.Function):
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a); ctx.save_for_backward(out); return out
@@ -142,23 +135,23 @@ def count_parameters(model): return sum(p.numel() for p in model.parameters())
 
 def init_linear_(layer):
     bound = 1 / math.sqrt(layer.weight.shape[1])
-    check._mod("nn").init.uniform_(layer.weight, -bound, bound)
-    if layer.bias is not None: check._mod("nn").init.uniform_(layer.bias, -bound, bound)
+    cl.nn.init.uniform_(layer.weight, -bound, bound)
+    if layer.bias is not None: cl.nn.init.uniform_(layer.bias, -bound, bound)
 
 def _init_fan_out(layer):
     bound = 1 / math.sqrt(layer.weight.shape[0])
-    for p in layer.parameters(): check._mod("nn").init.uniform_(p, -bound, bound)
+    for p in layer.parameters(): cl.nn.init.uniform_(p, -bound, bound)
 
 def _init_normal(layer):
     bound = 1 / math.sqrt(layer.weight.shape[1])
-    for p in layer.parameters(): check._mod("nn").init.normal_(p, 0.0, bound)
+    for p in layer.parameters(): cl.nn.init.normal_(p, 0.0, bound)
 
 def _init_weight_only(layer):
     bound = 1 / math.sqrt(layer.weight.shape[1])
-    check._mod("nn").init.uniform_(layer.weight, -bound, bound)
+    cl.nn.init.uniform_(layer.weight, -bound, bound)
 
 def _init_replaces(layer):
-    nn = check._mod("nn")
+    nn = cl.nn
     bound = 1 / math.sqrt(layer.weight.shape[1])
     layer.weight = nn.Parameter(cl.rand(*layer.weight.shape) * 2 * bound - bound)
     if layer.bias is not None: layer.bias = nn.Parameter(cl.rand(*layer.bias.shape) * 2 * bound - bound)
@@ -182,7 +175,7 @@ def adam_step(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 def _make_rmsprop(inside_sqrt=False, no_grad=True, keep_state=True):
-    Optimizer = check._mod("optim").Optimizer
+    Optimizer = cl.optim.Optimizer
     class RMSprop(Optimizer):
         def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8):
             super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
@@ -232,7 +225,7 @@ def check_same_device(*tensors):
 def matmul_flops(m, k, n, backward=False): return (6 if backward else 2) * m * k * n
 
 # ---------------------------------------------------------------- chapter 11
-class Softplus(cl.Function):
+class Softplus(cl.autograd.Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -264,7 +257,7 @@ LAZY = {"rmsprop"}   # built on first use (needs course_lib.optim)
 # ---------------------------------------------------------------- typical wrong answers
 def _fn_class(forward, backward):
     "A course_lib Function class from two plain functions."
-    return type("Wrong", (cl.Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    return type("Wrong", (cl.autograd.Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 def _save_out(f):
     def fwd(ctx, a):
@@ -398,7 +391,7 @@ MISTAKES = {
     "promote": {
         "wider_wins": lambda a, b: a if a.itemsize >= b.itemsize else b,
         "first_wins": lambda a, b: a,
-        "always_float32": lambda a, b: T.float32 if (a.is_floating_point or b.is_floating_point) else promote(a, b),
+        "always_float32": lambda a, b: cl.float32 if (a.is_floating_point or b.is_floating_point) else promote(a, b),
     },
     "sgd_update_": {
         "wrong_sign": _sgd_wrong_sign,
@@ -579,7 +572,8 @@ def _get(name, table, lazy):
 
 def _needs(name):
     "Skip checkers whose course_lib module has not been exported yet."
-    needs = {"linear": "ops", "count_parameters": "nn", "init_linear_": "nn", "dropout": "ops", "rmsprop": "optim", "accuracy": "ops", "train_step": "optim"}
+    needs = {"linear": "nn", "count_parameters": "nn", "init_linear_": "nn", "dropout": "_reduction", "rmsprop": "optim",
+             "accuracy": "_reduction", "train_step": "optim"}
     if name in needs:
         pytest.importorskip(f"course_lib.{needs[name]}", reason=f"course_lib.{needs[name]} is not exported yet")
 
@@ -595,7 +589,7 @@ def test_every_checker_has_a_solution_and_two_mistakes():
 
 
 @pytest.mark.parametrize("name", CHECKERS)
-def test_accepts_the_solution(name, reference, capsys):
+def test_accepts_the_solution(name, capsys):
     _needs(name)
     assert getattr(check, name)(_get(name, SOLUTIONS, LAZY)) is True
     out = capsys.readouterr().out
@@ -606,7 +600,7 @@ CASES = [(name, mistake) for name in CHECKERS for mistake in MISTAKES[name]]
 
 
 @pytest.mark.parametrize("name,mistake", CASES, ids=[f"{n}-{m}" for n, m in CASES])
-def test_rejects(name, mistake, reference, capsys):
+def test_rejects(name, mistake, capsys):
     _needs(name)
     assert getattr(check, name)(_get(mistake, MISTAKES[name], set()) if name not in LAZY_MISTAKES else MISTAKES[name][mistake]()) is False
     out, err = capsys.readouterr()

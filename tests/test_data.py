@@ -1,11 +1,11 @@
-"""course_lib.data: seeded toy datasets and the DataLoader (torch's DataLoader as the reference for batching)."""
+"""course_lib.utils.data: seeded toy datasets and the DataLoader (torch's DataLoader as the reference for batching)."""
 import math
 import numpy as np
 import pytest
 import torch
 
-from course_lib.data import make_moons, make_spirals, make_regression_curve, TensorDataset, DataLoader, default_collate
-from course_lib.tensor import Tensor, tensor, manual_seed, arange, randn, float32, int64
+from course_lib.utils.data import make_moons, make_spirals, make_regression_curve, TensorDataset, DataLoader, default_collate
+from course_lib import Tensor, tensor, manual_seed, arange, randn, float32, int64
 
 
 # ---------------------------------------------------------------- generators

@@ -28,7 +28,7 @@ import torch
 
 import course_lib as cl
 import course_lib.cuda  # noqa: F401  (cl.cuda)
-T = importlib.import_module("course_lib.tensor")   # the module (`cl.tensor` is the factory function)
+T = importlib.import_module("course_lib._device")   # the device module: where CuPy is loaded and seeded
 from conftest import CUDA_MISSING, HAS_CUDA
 
 # The reference must be true float32: TF32 matmuls differ from CuPy's float32 at ~1e-3.

@@ -10,8 +10,7 @@ def tree(root):
 def test_course_lib_matches_the_notebooks(tmp_path):
     shutil.copy(ROOT / "settings.ini", tmp_path)
     shutil.copytree(ROOT / "nbs", tmp_path / "nbs", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    nbdev_export = pathlib.Path(sys.executable).parent / "nbdev_export"
-    subprocess.run([str(nbdev_export)], cwd=tmp_path, check=True, capture_output=True, text=True)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "export.py")], cwd=tmp_path, check=True, capture_output=True, text=True)
     fresh, committed = tree(tmp_path / "course_lib"), tree(ROOT / "course_lib")
     assert sorted(fresh) == sorted(committed), "module files differ: run `make export` and commit course_lib/"
     stale = [name for name in fresh if fresh[name] != committed[name]]

@@ -6,7 +6,7 @@ import torch
 
 import course_lib.nn as nn
 import course_lib.nn.functional as F
-from course_lib.tensor import Tensor, tensor, manual_seed, randn, ones, empty, no_grad, float32, float64
+from course_lib import Tensor, tensor, manual_seed, randn, ones, empty, no_grad, float32, float64
 
 TORCH_DT = {float32: torch.float32, float64: torch.float64}
 

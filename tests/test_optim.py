@@ -5,7 +5,7 @@ import torch
 
 import course_lib.nn as nn
 from course_lib.optim import Optimizer, SGD, Adam
-from course_lib.tensor import tensor, manual_seed, randn, no_grad, float32, float64
+from course_lib import tensor, manual_seed, randn, no_grad, float32, float64
 
 TORCH_DT = {float32: torch.float32, float64: torch.float64}
 STEPS = 15

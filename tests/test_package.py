@@ -17,7 +17,7 @@ sys.modules["torch"] = None          # `import torch` now raises ImportError
 import course_lib as cl
 import course_lib.nn.functional as F
 cl.manual_seed(0)
-X, y = cl.data.make_moons(64, noise=0.1, seed=0)
+X, y = cl.utils.data.make_moons(64, noise=0.1, seed=0)
 model = cl.nn.Sequential(cl.nn.Linear(2, 16), cl.nn.ReLU(), cl.nn.Linear(16, 2))
 opt = cl.optim.SGD(model.parameters(), lr=0.5)
 losses = []

@@ -39,7 +39,7 @@ EXCLUDED = {}
 # Notebooks without the Colab badge / Colab install cell: {"nbs/<path>.ipynb": "reason"}.
 NO_COLAB = {}
 # Chapters planned in /work/authoring/DESIGN.md: links to them are fine before they land.
-PLANNED = ["index", "00_pytorch_basics", "01_tensor", "02_autograd", "03_broadcasting", "04_ops",
+PLANNED = ["index", "00_pytorch_basics", "01_tensor", "02_broadcasting", "03_autograd", "04_ops",
            "05_losses", "06_gradcheck", "07_nn", "08_optim", "09_training", "10_devices",
            "11_custom_function"]
 
@@ -410,7 +410,7 @@ def test_colab_install_cell_hidden(nb_path, processed):
 
 @nb_param
 def test_chapter_links(nb_path):
-    "Links to other chapters (`[chapter 2](02_autograd.ipynb)`) name notebooks that exist (or are planned)."
+    "Links to other chapters (`[chapter 3](03_autograd.ipynb)`) name notebooks that exist (or are planned)."
     nb = load_nb(nb_path)
     bad = []
     for i, c in enumerate(nb["cells"]):

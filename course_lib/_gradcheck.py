@@ -7,7 +7,9 @@ __all__ = ['numerical_jacobian', 'analytical_jacobian', 'GradcheckError', 'gradc
 
 # %% ../nbs/06_gradcheck.ipynb #5520b8a6
 import numpy as np
-from .tensor import Tensor, _make, _move, _xp, no_grad
+from ._tensor import Tensor, _make
+from ._device import _move, _xp
+from .autograd import no_grad
 
 # %% ../nbs/06_gradcheck.ipynb #10923c80
 def _tuple(x):
