@@ -10,6 +10,8 @@ __all__ = []
 # The front door: `import course_lib as cl` gives torch's names, each from the module that holds it.
 from ._dtype import *
 from ._dtype import _bool as bool   # torch spells its boolean dtype `torch.bool`
+# torch's other spellings of the dtypes (`torch.float`, `torch.long`, ...): here, where they cannot hide Python's own `float` and `int`
+from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int, int16 as short
 from ._device import *
 from ._tensor import Tensor, tensor, detach
 from ._creation import *

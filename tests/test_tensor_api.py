@@ -494,3 +494,13 @@ def test_repr_of_grad_is_plain(device):
     (c * 3).sum().backward()
     (t * 3).sum().backward()
     assert repr(c.grad) == cl_like(t.grad)
+
+
+@pytest.mark.parametrize("alias", ["float", "double", "half", "long", "int", "short", "bool",
+                                   "float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64"])
+def test_dtype_aliases_are_torchs(alias):
+    "`torch.float`, `torch.long`, ... name the same dtypes in course_lib (tutorials write `dtype=torch.float`)."
+    theirs, ours = getattr(torch, alias), getattr(cl, alias)
+    assert ours.name == str(theirs).removeprefix("torch."), (alias, ours, theirs)
+    assert cl.zeros(2, dtype=ours).dtype is ours
+    assert ours.itemsize == theirs.itemsize and ours.is_floating_point == theirs.is_floating_point
