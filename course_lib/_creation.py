@@ -10,7 +10,7 @@ from ._dtype import *
 from ._dtype import _as_dtype, _scalar_dtype, _NP2DT
 from ._device import _CPU, _Device, _array_module, _seed_cuda
 from ._tensor import *
-from ._tensor import _to_array
+from ._tensor import _to_array, tensor_method
 
 def _size(size):
     "Sizes as a tuple: accepts `f(2, 3)` and `f((2, 3))`."
@@ -133,3 +133,32 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
 def randn_like(t, dtype=None, device=None, requires_grad=False):
     "Normal random numbers with the shape (and dtype, device) of `t`."
     return _like(randn, t, dtype, device, requires_grad)
+
+# %% ../nbs/01_tensor.ipynb #b1dd0007
+def _new(self, make, size, dtype, device, requires_grad, *args):
+    return make(_size(size), *args, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+@tensor_method("new_zeros")
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    "Zeros of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_zeros`."
+    return _new(self, zeros, size, dtype, device, requires_grad)
+
+@tensor_method("new_ones")
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    "Ones of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_ones`."
+    return _new(self, ones, size, dtype, device, requires_grad)
+
+@tensor_method("new_empty")
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    "An empty (zero-filled) tensor of shape `size` with this tensor's dtype and device, like `torch.Tensor.new_empty`."
+    return _new(self, empty, size, dtype, device, requires_grad)
+
+@tensor_method("new_full")
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    "`fill_value` in shape `size`, with this tensor's dtype and device (unless given), like `torch.Tensor.new_full`."
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+@tensor_method("new_tensor")
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    "A copy of `data` with this tensor's dtype and device (unless given), like `torch.Tensor.new_tensor`."
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)

@@ -504,3 +504,17 @@ def test_dtype_aliases_are_torchs(alias):
     assert ours.name == str(theirs).removeprefix("torch."), (alias, ours, theirs)
     assert cl.zeros(2, dtype=ours).dtype is ours
     assert ours.itemsize == theirs.itemsize and ours.is_floating_point == theirs.is_floating_point
+
+
+@pytest.mark.parametrize("src_dtype", ["float64", "int64", "float32"])
+@pytest.mark.parametrize("call", [("new_zeros", (2, 3), {}), ("new_ones", ((2,),), {}), ("new_empty", (3,), {}),
+                                  ("new_full", ((2, 2), 7), {}), ("new_tensor", ([1, 2],), {}),
+                                  ("new_ones", (2,), {"dtype": "float32"}), ("new_full", ((2,), 1.5), {"dtype": "float64"})],
+                         ids=lambda c: f"{c[0]}{c[1]}{c[2]}")
+def test_new_methods_like_torch(call, src_dtype):
+    "`t.new_ones(...)` and friends: this tensor's dtype unless another is given, values as torch's."
+    name, args, kw = call
+    ours = getattr(cl.zeros(1, dtype=getattr(cl, src_dtype)), name)(*args, **{k: getattr(cl, v) for k, v in kw.items()})
+    theirs = getattr(torch.zeros(1, dtype=getattr(torch, src_dtype)), name)(*args, **{k: getattr(torch, v) for k, v in kw.items()})
+    assert ours.dtype.name == str(theirs.dtype).removeprefix("torch.") and tuple(ours.shape) == tuple(theirs.shape)
+    if name != "new_empty": assert ours.tolist() == theirs.tolist()
