@@ -791,3 +791,17 @@ def test_cuda_training_matches_torch(device, dtype, opt_name):
     for (n, p), (_, tp) in zip(model.named_parameters(), twin.named_parameters()):
         assert p.is_cuda
         np.testing.assert_allclose(p.detach().cpu().numpy(), tp.detach().cpu().numpy(), **tol, err_msg=n)
+
+
+def test_accelerator_and_mps_answer_like_torch_on_this_machine():
+    "`torch.accelerator` and `torch.backends.mps`, as tutorials use them to pick a device: course_lib's accelerator is CUDA."
+    import torch
+    assert cl.accelerator.is_available() is cl.cuda.is_available()
+    assert cl.accelerator.device_count() == cl.cuda.device_count()
+    assert cl.accelerator.current_accelerator() == (cl.device("cuda") if cl.cuda.is_available() else None)
+    assert cl.backends.mps.is_available() is False and cl.backends.mps.is_built() is False
+    if not torch.backends.mps.is_available() and torch.cuda.is_available() == cl.cuda.is_available():
+        theirs = torch.accelerator.current_accelerator()
+        ours = cl.accelerator.current_accelerator()
+        assert (ours is None) == (theirs is None) and (ours is None or ours.type == theirs.type)
+        assert cl.accelerator.is_available() == torch.accelerator.is_available()
