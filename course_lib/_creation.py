@@ -112,8 +112,10 @@ def randperm(n, dtype=None, device=None, requires_grad=False):
     return _factory(make, None, dtype, device, requires_grad, int64)
 
 # %% ../nbs/01_tensor.ipynb #b3f0af9d
-def _like(fn, t, dtype, device, requires_grad, *args):
-    return fn(t.shape, *args, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+def _like(fn, t, dtype, device, requires_grad, *args, shape=None):
+    "`fn(shape, *args)` with `t`'s dtype and device unless given; the shape is `t`'s unless given."
+    return fn(t.shape if shape is None else shape, *args, dtype=dtype or t.dtype, device=device or t.device,
+              requires_grad=requires_grad)
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
     "Zeros with the shape (and dtype, device) of `t`."
@@ -126,7 +128,7 @@ def empty_like(t, dtype=None, device=None, requires_grad=False):
     return _like(empty, t, dtype, device, requires_grad)
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     "`fill_value` with the shape (and dtype, device) of `t`."
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return _like(full, t, dtype, device, requires_grad, fill_value)
 def rand_like(t, dtype=None, device=None, requires_grad=False):
     "Uniform random numbers with the shape (and dtype, device) of `t`."
     return _like(rand, t, dtype, device, requires_grad)
@@ -135,28 +137,25 @@ def randn_like(t, dtype=None, device=None, requires_grad=False):
     return _like(randn, t, dtype, device, requires_grad)
 
 # %% ../nbs/01_tensor.ipynb #b1dd0007
-def _new(self, make, size, dtype, device, requires_grad, *args):
-    return make(_size(size), *args, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
-
 @tensor_method("new_zeros")
 def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     "Zeros of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_zeros`."
-    return _new(self, zeros, size, dtype, device, requires_grad)
+    return _like(zeros, self, dtype, device, requires_grad, shape=_size(size))
 
 @tensor_method("new_ones")
 def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
     "Ones of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_ones`."
-    return _new(self, ones, size, dtype, device, requires_grad)
+    return _like(ones, self, dtype, device, requires_grad, shape=_size(size))
 
 @tensor_method("new_empty")
 def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
     "An empty (zero-filled) tensor of shape `size` with this tensor's dtype and device, like `torch.Tensor.new_empty`."
-    return _new(self, empty, size, dtype, device, requires_grad)
+    return _like(empty, self, dtype, device, requires_grad, shape=_size(size))
 
 @tensor_method("new_full")
 def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     "`fill_value` in shape `size`, with this tensor's dtype and device (unless given), like `torch.Tensor.new_full`."
-    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    return _like(full, self, dtype, device, requires_grad, fill_value, shape=size)
 
 @tensor_method("new_tensor")
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
