@@ -518,3 +518,22 @@ def test_new_methods_like_torch(call, src_dtype):
     theirs = getattr(torch.zeros(1, dtype=getattr(torch, src_dtype)), name)(*args, **{k: getattr(torch, v) for k, v in kw.items()})
     assert ours.dtype.name == str(theirs.dtype).removeprefix("torch.") and tuple(ours.shape) == tuple(theirs.shape)
     if name != "new_empty": assert ours.tolist() == theirs.tolist()
+
+
+def test_generator_streams_are_repeatable_and_independent_like_torch():
+    # torch's contract: manual_seed returns the generator; the same seed gives the same draws; a private
+    # generator leaves the default stream alone.
+    for lib in (torch, cl):
+        g = lib.Generator().manual_seed(7)
+        assert isinstance(g, lib.Generator) and g.initial_seed() == 7
+        lib.manual_seed(3); ref = lib.randn(4)
+        lib.manual_seed(3)
+        first = [lib.rand(2, generator=g), lib.randn(2, generator=g), lib.randint(0, 9, (3,), generator=g),
+                 lib.randperm(5, generator=g)]
+        assert lib.randn(4).tolist() == ref.tolist(), f"{lib.__name__}: a generator= draw moved the default stream"
+        g.manual_seed(7)
+        again = [lib.rand(2, generator=g), lib.randn(2, generator=g), lib.randint(0, 9, (3,), generator=g),
+                 lib.randperm(5, generator=g)]
+        assert all(a.tolist() == b.tolist() for a, b in zip(first, again))
+        assert lib.manual_seed(1).initial_seed() == 1 == lib.initial_seed()
+    assert cl.randint(0, 9, (3,), generator=cl.Generator().manual_seed(0)).dtype is cl.int64
