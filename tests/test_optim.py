@@ -478,12 +478,13 @@ def test_signature_and_defaults_are_torchs(name):
 
 
 def test_optim_names_are_torchs():
-    for mod, tmod in [(optim, torch.optim)]:
+    for mod, tmod in [(optim, torch.optim), (optim.lr_scheduler, torch.optim.lr_scheduler)]:
         own = [n for n in dir(mod) if not n.startswith("_") and getattr(getattr(mod, n), "__module__", None) == mod.__name__]
         assert sorted(own) == sorted(mod.__all__) and len(own) >= 6
         extra = [n for n in own if not hasattr(tmod, n)]
         assert not extra, f"{mod.__name__} has names torch's lacks: {extra}"
-    assert cl.optim is optim
+    assert hasattr(optim, "lr_scheduler")
+    assert cl.optim is optim and cl.optim.lr_scheduler.StepLR.__module__ == "course_lib.optim.lr_scheduler"
 
 
 def test_optimizer_base_class_and_repr():
@@ -492,6 +493,20 @@ def test_optimizer_base_class_and_repr():
     assert isinstance(opt, Optimizer) and isinstance(AdamW([nn.Parameter(tensor([1.0]))]), Adam)
     assert opt.defaults["lr"] == 0.01 and len(opt.param_groups) == 1 and repr(opt) == repr(topt)
     with pytest.raises(NotImplementedError): Optimizer([nn.Parameter(tensor([1.0]))], {}).step()
+
+
+def test_deepcopy_of_an_optimizer_is_independent():
+    "What copy and pickle keep is torch's: defaults, state and param_groups (not a scheduler's wrapper of step)."
+    p = nn.Parameter(tensor([1.0, 2.0]))
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    optim.lr_scheduler.StepLR(opt, step_size=2)              # wraps opt.step
+    p.grad = tensor([1.0, 1.0]); opt.step()
+    clone = copy.deepcopy(opt)
+    assert set(vars(clone)) == {"defaults", "state", "param_groups"}
+    q = clone.param_groups[0]["params"][0]
+    q.grad = tensor([1.0, 1.0])
+    clone.step()
+    assert q is not p and p.tolist() == pytest.approx([0.9, 1.9]) and q.tolist() == pytest.approx([0.71, 1.71])
 
 
 def test_sgd_one_step_by_hand():
