@@ -172,8 +172,50 @@ def test_repr_matches_torch():
     assert repr(Net()).replace("Block", "TBlock").replace("Net(", "TNet(", 1) == repr(TNet())
 
 
-def test_dropout_repr():
-    assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
+@pytest.mark.parametrize("make", [lambda m: m.Dropout(0.25), lambda m: m.Dropout(0.25, inplace=True), lambda m: m.ReLU(),
+                                  lambda m: m.ReLU(inplace=True), lambda m: m.ReLU(True)])
+def test_dropout_and_relu_reprs_match_torch(make):
+    assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_relu_inplace_overwrites_its_input_like_torch():
+    if not hasattr(Tensor, "relu_"):
+        pytest.skip("waiting for Tensor.relu_ (issue 12: in-place ops as autograd ops)")
+    x, tx = tensor([-1.0, 0.5, 2.0]), torch.tensor([-1.0, 0.5, 2.0])
+    out, tout = F.relu(x, inplace=True), torch.nn.functional.relu(tx, inplace=True)
+    assert out is x and x.tolist() == tx.tolist() == tout.tolist()
+    y, ty = tensor([-3.0, 4.0]), torch.tensor([-3.0, 4.0])
+    assert nn.ReLU(inplace=True)(y) is y and y.tolist() == torch.nn.ReLU(inplace=True)(ty).tolist()
+    w, tw = tensor([-1.0, 2.0], requires_grad=True), torch.tensor([-1.0, 2.0], requires_grad=True)
+    (F.relu(w * 3, inplace=True) * w).sum().backward()
+    (torch.nn.functional.relu(tw * 3, inplace=True) * tw).sum().backward()
+    assert w.grad.tolist() == tw.grad.tolist()
+
+
+def test_functional_dropout_matches_torch_semantics():
+    x = ones(10_000, dtype=float64)
+    assert F.dropout(x, 0.3, training=False) is x and torch.nn.functional.dropout(torch.ones(3), 0.3, training=False).tolist() == [1.0] * 3
+    manual_seed(0)
+    y = F.dropout(x, 0.3)
+    kept = y.numpy() != 0
+    assert np.allclose(y.numpy()[kept], 1 / 0.7) and abs(kept.mean() - 0.7) < 0.03     # torch keeps with probability 1-p, scaled
+    assert F.dropout(x, 1.0).abs().sum().item() == 0 == torch.nn.functional.dropout(torch.ones(3), 1.0).abs().sum().item()
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError) as ours: F.dropout(x, p)
+        with pytest.raises(ValueError) as theirs: torch.nn.functional.dropout(torch.ones(3), p)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_nn_and_functional_front_doors_hold_torchs_names_only():
+    import course_lib
+    for ours, theirs in ((nn, torch.nn), (F, torch.nn.functional)):
+        public = [n for n in dir(ours) if not n.startswith("_")]
+        assert set(ours.__all__) == set(public), "the front door's __all__ lists its public names"
+        assert not [n for n in public if not hasattr(theirs, n)], f"names torch lacks in {ours.__name__}"
+        assert not {"np", "math", "OrderedDict", "warnings", "Function", "Tensor"} & set(public)
+    assert F.relu is course_lib.nn._activation.relu and nn.Module is course_lib.nn._module.Module
+    assert all(isinstance(getattr(nn, n), type) or n in ("functional", "init") for n in nn.__all__)
+    assert all(callable(getattr(F, n)) and not isinstance(getattr(F, n), type) for n in F.__all__)
 
 
 # ---------------------------------------------------------------- Sequential
