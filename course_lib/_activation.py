@@ -7,7 +7,7 @@ __all__ = ['Relu', 'relu', 'Sigmoid', 'sigmoid', 'Softmax', 'softmax', 'LogSoftm
 import numpy as np
 from ._tensor import _wrap_dim, tensor_method
 from ._device import _xp
-from .autograd import Function
+from .autograd import Function, _records, _rebase, _check_writable, _bump
 from ._pointwise import _floating
 from ._reduction import _dims
 
@@ -21,12 +21,21 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g * (out > 0)
+        return _xp(g).where(out <= 0, g.dtype.type(0), g)   # torch's threshold_backward: 0, not 0 * inf = nan (a NaN passes g)
 
 @tensor_method()
 def relu(input):
     "Elementwise $\\max(x, 0)$, like `torch.relu`; the gradient at 0 is 0."
     return Relu.apply(input)
+
+@tensor_method("relu_")
+def _relu_(self):
+    "`relu`, in place (what `F.relu(x, inplace=True)` and `nn.ReLU(inplace=True)` do)."
+    _check_writable(self)
+    if _records(self): return _rebase(self, relu)
+    _xp(self._data).maximum(self._data, 0, out=self._data)
+    _bump(self)
+    return self
 
 # %% ../nbs/04_ops.ipynb #248ef2be
 class Sigmoid(Function):

@@ -2,17 +2,17 @@
 
 # %% auto #0
 __all__ = ['Add', 'Mul', 'add', 'mul', 'Sub', 'Neg', 'Div', 'Pow', 'sub', 'neg', 'div', 'pow', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
-           'bitwise_not']
+           'bitwise_not', 'Fill', 'Zero', 'Copy']
 
 # %% ../nbs/03_autograd.ipynb #aee9f562
 # + - * / ** and their in-place forms, the comparisons: each Function next to its function and methods
 import numpy as np
 from ._dtype import result_type, get_default_dtype, _NP2DT
-from ._device import _xp, _is_array, _same_device, _move
+from ._device import _xp, _is_array, _same_device, _move, _device_of
 from ._tensor import Tensor, _make, tensor_method
-from ._broadcasting import broadcast_shapes, unbroadcast
+from ._broadcasting import broadcast_shapes, unbroadcast, _expanded_shape
 from .autograd import *
-from .autograd import Function, AccumulateGrad
+from .autograd import Function, AccumulateGrad, _records, _rebase, _check_writable, _bump
 
 class Add(Function):
     "a + b (b may be a Python number); broadcasting"
@@ -243,15 +243,7 @@ def bitwise_not(input):
         raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype._torch_name}'")
     return _make(~input._data)
 
-# %% ../nbs/03_autograd.ipynb #b3aa000d
-def _check_inplace(self):
-    "Refuse in-place changes that autograd could not follow."
-    if is_grad_enabled() and self._requires_grad:
-        if self.grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        raise RuntimeError(f"course_lib does not record in-place operations on a tensor that requires grad "
-                           f"(this one was computed by {self.grad_fn.name()}). Use the out-of-place form, e.g. x = x + y.")
-
+# %% ../nbs/03_autograd.ipynb #fe9feec3
 def _operand_array(self, other):
     "`other` as an array on self's device, or a Python number."
     if isinstance(other, Tensor):
@@ -270,61 +262,122 @@ def _check_inplace_result(self, other, o, name):
     if out_shape != self.shape:
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(out_shape)}")
 
-# %% ../nbs/03_autograd.ipynb #b3aa000e
-def _inplace(self, other, ufunc, name):
-    "self = ufunc(self, other), in place, with torch's casting and shape rules."
-    _check_inplace(self)
+# %% ../nbs/03_autograd.ipynb #ca92422f
+def _inplace(self, other, ufunc, name, op):
+    "self = ufunc(self, other), in place, with torch's casting and shape rules; recorded as `op(self, other)` when it must be."
+    _check_writable(self)
+    if _records(self, other):
+        _check_inplace_result(self, other, _operand_array(self, other), name)
+        return _rebase(self, lambda old: op(old, other))
+    a = self._data
     if isinstance(other, Tensor):   # the optimizers' case: same shape, dtype and device need no casting or shape checks
-        a, b = self._data, other._data
+        b = other._data
         if b.shape == a.shape and b.dtype == a.dtype and a.dtype.kind == "f" and b.__class__ is a.__class__:
             with np.errstate(all="ignore"): ufunc(a, b, out=a)   # overflow gives inf, like torch, without a warning
+            _bump(self)
             return self
     o = _operand_array(self, other)
     _check_inplace_result(self, other, o, name)
-    with np.errstate(all="ignore"):
-        ufunc(self._data, o, out=self._data, casting="unsafe")
+    with np.errstate(all="ignore"): ufunc(a, o, out=a, casting="unsafe")
+    _bump(self)
     return self
 
 def _alpha(other, alpha):
-    "alpha * other (an array-level product: in-place ops don't record a graph)."
+    "alpha * other: recorded when `other` requires grad, else an array-level product (the optimizers' fast path)."
     if alpha == 1: return other
-    return _make(other._data * alpha) if isinstance(other, Tensor) else other * alpha
+    if not isinstance(other, Tensor): return other * alpha
+    return other * alpha if other._requires_grad and is_grad_enabled() else _make(other._data * alpha)
 
 @tensor_method("add_", "__iadd__")
-def _add_(self, other, alpha=1): "self += alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.add, "add")
+def _add_(self, other, alpha=1): "self += alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.add, "add", add)
 @tensor_method("sub_", "__isub__")
-def _sub_(self, other, alpha=1): "self -= alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.subtract, "sub")
+def _sub_(self, other, alpha=1): "self -= alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.subtract, "sub", sub)
 @tensor_method("mul_", "__imul__")
-def _mul_(self, other): "self *= other, in place."; return _inplace(self, other, np.multiply, "mul")
+def _mul_(self, other): "self *= other, in place."; return _inplace(self, other, np.multiply, "mul", mul)
 @tensor_method("div_", "__itruediv__")
-def _div_(self, other): "self /= other, in place."; return _inplace(self, other, np.true_divide, "div")
+def _div_(self, other): "self /= other, in place."; return _inplace(self, other, np.true_divide, "div", div)
+@tensor_method("pow_", "__ipow__")
+def _pow_(self, exponent): "self **= exponent, in place."; return _inplace(self, exponent, np.power, "pow", pow)
 
-# %% ../nbs/03_autograd.ipynb #b3aa000f
+# %% ../nbs/03_autograd.ipynb #1b65bf4b
 @tensor_method("addcmul_")
 def _addcmul_(self, t1, t2, value=1):
     "self += value * t1 * t2, in place (used by optimizers)."
-    return _inplace(self, _alpha(_make(t1._data * t2._data), value), np.add, "addcmul")
+    if _records(self, t1, t2): return _add_(self, t1 * t2, alpha=value)
+    return _inplace(self, _alpha(_make(t1._data * t2._data), value), np.add, "addcmul", add)
 
 @tensor_method("addcdiv_")
 def _addcdiv_(self, t1, t2, value=1):
     "self += value * t1 / t2, in place (used by optimizers)."
+    if _records(self, t1, t2): return _add_(self, t1 / t2, alpha=value)
     with np.errstate(all="ignore"): q = t1._data / t2._data
-    return _inplace(self, _alpha(_make(q), value), np.add, "addcdiv")
+    return _inplace(self, _alpha(_make(q), value), np.add, "addcdiv", add)
+
+class Fill(Function):
+    "Every element set to `value` (a number or a one-element tensor): no gradient reaches the old values"
+    @staticmethod
+    def forward(ctx, a, value):
+        ctx.value_shape = getattr(value, "shape", None)
+        return _xp(a).full_like(a, value.item() if _is_array(value) else value)
+    @staticmethod
+    def backward(ctx, g):
+        gv = None if ctx.value_shape is None else g.sum().reshape(ctx.value_shape)
+        return _xp(g).zeros_like(g), gv
+
+class Zero(Fill): "Every element set to 0"
+
+class Copy(Function):
+    "The values of `src`, broadcast to a's shape and converted to its dtype and device"
+    @staticmethod
+    def forward(ctx, a, src):
+        ctx.src = src.shape, src.dtype, _device_of(src)
+        out = _xp(a).empty_like(a)
+        out[...] = _move(src, _device_of(a))
+        return out
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, dev = ctx.src
+        return _xp(g).zeros_like(g), _move(unbroadcast(g, shape), dev).astype(dtype, copy=False)
+    def name(self): return "CopyBackwards"
+
+# %% ../nbs/03_autograd.ipynb #5e6f46bd
+def _fill_value(value):
+    "fill_'s value: a number, or a tensor with one element (torch's error otherwise)."
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
+    return value
 
 @tensor_method("fill_")
 def _fill_(self, value):
     "Set every element to `value`, in place."
-    _check_inplace(self)
+    _check_writable(self)
+    value = _fill_value(value)
+    if _records(self, value): return _rebase(self, lambda old: Fill.apply(old, value))
     self._data[...] = value.item() if isinstance(value, Tensor) else value
+    _bump(self)
     return self
 
 @tensor_method("zero_")
-def _zero_(self): "Set every element to zero, in place."; return _fill_(self, 0)
+def _zero_(self):
+    "Set every element to zero, in place."
+    _check_writable(self)
+    if _records(self): return _rebase(self, lambda old: Zero.apply(old, 0))
+    self._data[...] = 0
+    _bump(self)
+    return self
+
+def _copy_shape(self, src):
+    "torch's error when `src` does not broadcast to self's shape."
+    shape = getattr(src, "shape", ())
+    if broadcast_shapes(self.shape, shape, op="copy_") != self.shape: _expanded_shape(shape, self.shape)
 
 @tensor_method("copy_")
 def _copy_(self, src):
     "Copy `src`'s values into this tensor's storage (broadcasting, converting dtype and device)."
-    _check_inplace(self)
-    s = src._data if isinstance(src, Tensor) else np.asarray(src)
-    self._data[...] = _move(s, self.device)
+    _check_writable(self)
+    if not isinstance(src, Tensor): src = Tensor(np.asarray(src))
+    _copy_shape(self, src)
+    if _records(self, src): return _rebase(self, lambda old: Copy.apply(old, src))
+    self._data[...] = _move(src._data, self.device)
+    _bump(self)
     return self

@@ -25,6 +25,26 @@ def broadcast_shapes(*shapes, op=None):
                                f"dimension {ndim - i} ({where}shapes {seen})")
     return tuple(out)
 
+# %% ../nbs/02_broadcasting.ipynb #98d08283
+def _expanded_shape(shape, sizes):
+    "The shape `expand(sizes)` gives a tensor of `shape`, or torch's error."
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"expand(tensor of shape {list(shape)}, size={list(sizes)}): the number of sizes provided "
+                           f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(shape)})")
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0: raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, non-existing dimension {i}")
+        else:
+            n = shape[i - lead]
+            if s == -1: s = n
+            elif n != 1 and s != n:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({n}) at non-singleton "
+                                   f"dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(s)
+    return tuple(target)
+
 # %% ../nbs/02_broadcasting.ipynb #c8cbab03
 def unbroadcast(grad, shape):
     "Sum `grad` down to `shape`: the gradient of an operand that was broadcast to `grad.shape`."

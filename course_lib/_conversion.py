@@ -6,7 +6,7 @@ __all__ = ['ToCopy', 'Clone', 'clone']
 # %% ../nbs/03_autograd.ipynb #916577af
 # to(), the dtype shorthands (float(), long()...), cpu()/cuda() and clone(): differentiable copies
 from ._dtype import *
-from ._dtype import _as_dtype, _bool
+from ._dtype import _as_dtype, _bool, _NP2DT
 from ._device import device, _Device, _move, _device_of
 from ._tensor import Tensor, tensor_method
 from .autograd import Function
@@ -81,3 +81,15 @@ def _int(self): "`to(int32)`."; return self.to(int32)
 def _to_bool(self): "`to(bool)`."; return self.to(_bool)
 @tensor_method("type_as")
 def _type_as(self, other): "`to(other.dtype)`."; return self.to(other.dtype)
+
+@tensor_method("type")
+def _type(self, dtype=None):
+    "No argument: the type's name, torch's way ('torch.FloatTensor'); a dtype (or such a name): `to(dtype)`."
+    if dtype is None:
+        where = "torch.cuda." if self.device.type == "cuda" else "torch."
+        return f"{where}{self.dtype._torch_name}Tensor"
+    if isinstance(dtype, str):
+        names = {f"torch.{d._torch_name}Tensor": d for d in _NP2DT.values()}
+        if dtype not in names: raise ValueError(f"invalid type: '{dtype}'")
+        dtype = names[dtype]
+    return self.to(dtype)

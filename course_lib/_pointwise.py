@@ -5,14 +5,14 @@ __all__ = ['clip', 'Sin', 'sin', 'Cos', 'cos', 'Exp', 'exp', 'Log', 'log', 'Sqrt
            'Reciprocal', 'Rsqrt', 'Log1p', 'Expm1', 'Exp2', 'Log2', 'Log10', 'Sinh', 'Cosh', 'Asin', 'Acos', 'Atan',
            'square', 'reciprocal', 'rsqrt', 'log1p', 'expm1', 'exp2', 'log2', 'log10', 'sinh', 'cosh', 'asin', 'acos',
            'atan', 'Floor', 'Ceil', 'Round', 'Trunc', 'Sign', 'Frac', 'floor', 'ceil', 'round', 'trunc', 'sign', 'frac',
-           'Maximum', 'maximum', 'Minimum', 'minimum', 'Clamp', 'clamp', 'Where', 'where']
+           'Maximum', 'maximum', 'Minimum', 'minimum', 'Clamp', 'clamp', 'ClampTensor', 'Where', 'where']
 
 # %% ../nbs/04_ops.ipynb #aeab1c71
 import numpy as np
 from ._tensor import Tensor, _make, tensor_method
 from ._device import _xp
 from ._dtype import get_default_dtype, result_type
-from .autograd import Function
+from .autograd import Function, _records, _rebase, _check_writable, _bump
 from ._arithmetic import _prep
 from ._broadcasting import broadcast_shapes, unbroadcast
 
@@ -309,14 +309,44 @@ class Clamp(Function):
 def clamp(input, min=None, max=None):
     "Limit `input` to [min, max] (numbers or tensors; either may be None), like `torch.clamp`."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        if min is not None: input = maximum(input, min)
-        return input if max is None else minimum(input, max)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):   # one node, so that ties send the gradient to `input`, as torch does
+        lo, hi = (v if isinstance(v, Tensor) or v is None else _make(_xp(input._data).asarray(v, dtype=input._data.dtype)) for v in (min, max))
+        return ClampTensor.apply(input, lo, hi)
     dt = result_type(input, *(v for v in (min, max) if v is not None))
     if dt is not input.dtype: input = input.to(dt)
     return Clamp.apply(input, min, max)
 
 clip = clamp   # torch's alias
+
+class ClampTensor(Function):
+    "clamp with tensor bounds (either may be None): each bound gets the gradient where it won, `input` the rest (ties included)"
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a, lo, hi)
+        xp = _xp(a)
+        if lo is not None: a = xp.maximum(a, lo)
+        if hi is not None: a = xp.minimum(a, hi)
+        return a
+    @staticmethod
+    def backward(ctx, g):
+        a, lo, hi = ctx.saved_tensors
+        xp, zero = _xp(g), g.dtype.type(0)
+        below = (a < lo) if lo is not None else False
+        above = (a > hi) if hi is not None else False
+        ga = unbroadcast(xp.where(below | above, zero, g), a.shape)
+        glo = None if lo is None else unbroadcast(xp.where(below & ~above if hi is not None else below, g, zero), lo.shape).astype(lo.dtype)
+        ghi = None if hi is None else unbroadcast(xp.where(above, g, zero), hi.shape).astype(hi.dtype)
+        return ga, glo, ghi
+
+@tensor_method("clamp_", "clip_")
+def _clamp_(self, min=None, max=None):
+    "`clamp`, in place."
+    _check_writable(self)
+    if _records(self, min, max): return _rebase(self, lambda old: clamp(old, min, max))
+    out = clamp(self.detach(), min, max)
+    self._data[...] = out._data
+    _bump(self)
+    return self
 
 # %% ../nbs/04_ops.ipynb #22728802
 class Where(Function):
@@ -332,6 +362,8 @@ class Where(Function):
                 unbroadcast(xp.where(cond, 0, g), sb) if db else None)
 
 def _check_condition(condition):
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype._torch_name}")
 

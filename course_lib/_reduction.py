@@ -8,6 +8,7 @@ __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Var', 'var', 'Std', 'std', 'Amax', 'am
 import builtins, math, operator
 import numpy as np
 from ._tensor import Tensor, _make, _wrap_dim, tensor_method
+from ._dtype import int64
 from ._device import _xp
 from .autograd import Function
 from ._pointwise import maximum, minimum
@@ -43,6 +44,7 @@ class Sum(Function):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     "Sum over `dim` (an int, a tuple, or None for all), like `torch.sum`; bools and ints sum to int64."
     if dtype is not None: input = input.to(dtype)
+    elif input._data.dtype.kind in "biu" and input._data.dtype != np.int64: input = input.to(int64)   # torch sums integers in int64
     return Sum.apply(input, _dims(dim, input.ndim), keepdim)
 
 # %% ../nbs/04_ops.ipynb #4b917e03

@@ -2,19 +2,39 @@
 
 # %% auto #0
 __all__ = ['View', 'reshape', 'flatten', 'Unsqueeze', 'unsqueeze', 'Squeeze', 'squeeze', 'Transpose', 'transpose', 't', 'Permute',
-           'permute', 'Expand', 'Cat', 'cat', 'Stack', 'stack']
+           'permute', 'Expand', 'narrow', 'split', 'chunk', 'unbind', 'Cat', 'cat', 'Stack', 'stack']
 
 # %% ../nbs/04_ops.ipynb #98b2d99b
-import builtins, itertools, math
-from ._tensor import _wrap_dim, tensor_method
+import builtins, itertools, math, weakref
+from ._tensor import _wrap_dim, tensor_method, _counter, _root
 from ._device import _xp, _same_device
 from ._dtype import promote_types
-from .autograd import Function
-from ._broadcasting import unbroadcast
+from .autograd import Function, _owner
+from ._broadcasting import unbroadcast, _expanded_shape
 from ._reduction import _dims
 
+# %% ../nbs/04_ops.ipynb #ff32171f
+def _as_view(out, src, redo, multi=None):
+    "Mark `out` as a view of src's storage when NumPy made it one: the shared version counter, and `redo(owner)` to make it again."
+    if _owner(out._data) is not _owner(src._data): return out      # NumPy had to copy (reshape of a transpose)
+    if src._view is None: base, chain = src, redo
+    else:
+        base, prev, _ = src._view
+        chain = lambda b: redo(prev(b))
+    out._view, out._vc = (base, chain, multi), _counter(base)
+    views = out._vc.views
+    views.append(weakref.ref(out))
+    if len(views) % 64 == 0: views[:] = [r for r in views if r() is not None]   # forget dead views now and then
+    return out
+
+class _ViewFunction(Function):
+    "A Function whose output is a view of its first input: `apply` marks it, with the same op as its `redo`."
+    @classmethod
+    def apply(cls, a, *args):
+        return _as_view(super().apply(a, *args), a, lambda b: cls.apply(b, *args))
+
 # %% ../nbs/04_ops.ipynb #28397143
-class View(Function):
+class View(_ViewFunction):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -42,8 +62,12 @@ def reshape(input, *shape):
 
 @tensor_method("view")
 def _view(self, *shape):
-    "Same as `reshape` (course_lib never needs contiguous memory; torch's `view` does), like `torch.Tensor.view`."
-    return _reshaped(self, _sizes(shape))
+    "The same storage read with a new shape, like `torch.Tensor.view`; torch's error when the strides don't allow it."
+    out = _reshaped(self, _sizes(shape))
+    if out._data.size and _owner(out._data) is not _owner(self._data):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension spans "
+                           "across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
 
 @tensor_method("reshape_as")
 def _reshape_as(self, other):
@@ -84,7 +108,7 @@ def squeeze(input, dim=None):
     return Squeeze.apply(input, tuple(n for i, n in enumerate(shape) if i not in drop))
 
 # %% ../nbs/04_ops.ipynb #a0cbd625
-class Transpose(Function):
+class Transpose(_ViewFunction):
     @staticmethod
     def forward(ctx, a, d0, d1):
         ctx.dims = d0, d1
@@ -107,7 +131,7 @@ def t(input):
     return transpose(input, 0, -1) if input.ndim == 2 else input
 
 # %% ../nbs/04_ops.ipynb #910271f7
-class Permute(Function):
+class Permute(_ViewFunction):
     @staticmethod
     def forward(ctx, a, dims):
         ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))    # argsort: undoes the permutation
@@ -135,28 +159,8 @@ def _T(self):
     "The tensor with its dimensions reversed (the transpose of a matrix), like `torch.Tensor.T`."
     return self if self.ndim < 2 else permute(self, *range(self.ndim)[::-1])
 
-# %% ../nbs/04_ops.ipynb #057d57e2
-def _expanded_shape(shape, sizes):
-    "The shape `expand(sizes)` gives a tensor of `shape`, or torch's error."
-    lead = len(sizes) - len(shape)
-    if lead < 0:
-        raise RuntimeError(f"expand(tensor of shape {list(shape)}, size={list(sizes)}): the number of sizes provided "
-                           f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(shape)})")
-    target = []
-    for i, s in enumerate(sizes):
-        if i < lead:
-            if s < 0: raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, non-existing dimension {i}")
-        else:
-            n = shape[i - lead]
-            if s == -1: s = n
-            elif n != 1 and s != n:
-                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({n}) at non-singleton "
-                                   f"dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(s)
-    return tuple(target)
-
 # %% ../nbs/04_ops.ipynb #3563766e
-class Expand(Function):
+class Expand(_ViewFunction):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -177,8 +181,55 @@ def _expand_as(self, other):
 # %% ../nbs/04_ops.ipynb #ddb2fdb9
 @tensor_method("contiguous")
 def _contiguous(self):
-    "The tensor itself: course_lib never needs a contiguous copy (torch's `contiguous` makes one when the layout requires it)."
-    return self
+    "This tensor if it is stored row by row, else a (differentiable) copy that is, like `torch.Tensor.contiguous`."
+    return self if self._data.flags.c_contiguous else self.clone()
+
+# %% ../nbs/04_ops.ipynb #7fa8b124
+def _pieces(input, dim, bounds, name, select=False):
+    "Views of `input` between successive `bounds` along `dim` (or at each index, `select=True`), marked as one op's several views."
+    d = _wrap_dim(dim, input.ndim)
+    lead = (slice(None),) * d
+    keys = [lead + ((b,) if select else (slice(b, e),)) for b, e in zip(bounds, bounds[1:] + [None])]
+    out = tuple(input[k] for k in keys)
+    for o in out:
+        if o._view is not None: o._view = o._view[:2] + (name,)
+    return out
+
+@tensor_method()
+def narrow(input, dim, start, length):
+    "The view of `length` elements of `dim` from `start`, like `torch.narrow`."
+    d = _wrap_dim(dim, input.ndim)
+    if start < 0: start += input.shape[d]
+    if not 0 <= start <= start + length <= input.shape[d]:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({input.shape[d]}).")
+    return input[(slice(None),) * d + (slice(start, start + length),)]
+
+@tensor_method()
+def split(tensor, split_size_or_sections, dim=0):
+    "Views of `split_size` elements along `dim` (the last may be smaller), or of the given section sizes, like `torch.split`."
+    n = tensor.shape[_wrap_dim(dim, tensor.ndim)]
+    if isinstance(split_size_or_sections, int):
+        sizes = [split_size_or_sections] * (n // split_size_or_sections) + ([n % split_size_or_sections] if n % split_size_or_sections else [])
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension "
+                               f"{dim}), but got split_sizes={sizes}")
+    bounds = list(itertools.accumulate([0] + sizes[:-1]))
+    return _pieces(tensor, dim, bounds, "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0")
+
+@tensor_method()
+def chunk(input, chunks, dim=0):
+    "At most `chunks` views of (nearly) equal size along `dim`, like `torch.chunk`."
+    if chunks <= 0: raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    n = input.shape[_wrap_dim(dim, input.ndim)]
+    return split(input, builtins.max(-(-n // chunks), 1), dim)
+
+@tensor_method()
+def unbind(input, dim=0):
+    "The views `input.select(dim, i)` for every i, like `torch.unbind`."
+    n = input.shape[_wrap_dim(dim, input.ndim)]
+    return _pieces(input, dim, list(range(n)), "Unbind", select=True)
 
 # %% ../nbs/04_ops.ipynb #1c98d4dc
 class Cat(Function):

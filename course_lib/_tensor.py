@@ -17,7 +17,7 @@ from ._device import _CPU, _Device, _array_module, _xp, _is_array, _device_of, _
 # %% ../nbs/01_tensor.ipynb #d36115f1
 class Tensor:
     "An n-dimensional array with autograd, backed by a NumPy (or CuPy) array in `_data`."
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_retains_grad", "_view", "_vc", "__weakref__")
     __array_ufunc__ = None   # `ndarray + Tensor` calls Tensor.__radd__ instead of converting the tensor
     __hash__ = object.__hash__   # == is elementwise (chapter 3), so hash by identity, like torch
 
@@ -25,7 +25,7 @@ class Tensor:
         if isinstance(data, Tensor): arr = data._data    # shares storage, like nn.Parameter(t)
         elif _is_array(data) and dtype is None and device is None and data.dtype in _NP2DT: arr = data
         else: arr = _to_array(data, dtype, device)
-        self._data, self.grad, self.grad_fn, self._retains_grad = arr, None, None, False
+        self._data, self.grad, self.grad_fn, self._retains_grad, self._view, self._vc = arr, None, None, False, None, None
         self._requires_grad = False
         if requires_grad: self.requires_grad = True
 
@@ -75,6 +75,7 @@ def _make(data, requires_grad=False, grad_fn=None):
     "Fast internal constructor: wrap an array without checks or copies."
     t = object.__new__(Tensor)
     t._data, t._requires_grad, t.grad, t.grad_fn, t._retains_grad = data, requires_grad, None, grad_fn, False
+    t._view = t._vc = None
     return t
 
 def _wrap_dim(dim, ndim):
@@ -134,8 +135,10 @@ def _retains_grad_flag(self):
 
 @tensor_method()
 def detach(self):
-    "A new tensor sharing this storage, cut from the graph: `requires_grad=False`, no `grad_fn`."
-    return _make(self._data)
+    "A new tensor sharing this storage (and its version counter), cut from the graph: `requires_grad=False`, no `grad_fn`."
+    d = _make(self._data)
+    d._vc = _counter(self)   # an in-place write through the detached tensor still counts, as in torch
+    return d
 
 # %% ../nbs/01_tensor.ipynb #0fe728f4
 _KIND_DEFAULT = {"b": lambda: _bool, "i": lambda: int64, "u": lambda: int64, "f": get_default_dtype}
@@ -227,3 +230,56 @@ def __iter__(self):
     "Iterate over the first dimension (`t[0]`, `t[1]`, ...)."
     if self._data.ndim == 0: raise TypeError("iteration over a 0-d tensor")
     return (self[i] for i in range(self._data.shape[0]))
+
+# %% ../nbs/01_tensor.ipynb #d227c838
+class _VersionCounter:
+    "Shared by a tensor and all its views: how often their storage was written in place, and which views exist."
+    __slots__ = ("version", "views")
+    def __init__(self): self.version, self.views = 0, []
+
+def _counter(t):
+    "t's version counter, created on first use (most tensors are never written in place, nor viewed)."
+    if t._vc is None: t._vc = _VersionCounter()
+    return t._vc
+
+def _root(t):
+    "The tensor that owns t's storage: t itself, or the base t is a view of."
+    return t._view[0] if t._view is not None else t
+
+@tensor_method("_version")
+@property
+def _version(self):
+    "How many in-place writes this tensor's storage has had (shared with its views), like torch's `Tensor._version`."
+    return self._vc.version if self._vc is not None else 0
+
+@tensor_method("_base")
+@property
+def _base(self):
+    "The tensor this one is a view of (its storage's owner), or None, like torch's `Tensor._base`."
+    return self._view[0] if self._view is not None else None
+
+@tensor_method("_is_view")
+def _is_view(self): "Does this tensor share another tensor's storage as a view?"; return self._view is not None
+
+# %% ../nbs/01_tensor.ipynb #9a6c8c6c
+@tensor_method("stride")
+def _stride(self, dim=None):
+    "Steps (in elements) through storage per dimension, like `torch.Tensor.stride`."
+    s = tuple(b // self._data.itemsize for b in self._data.strides)
+    return s if dim is None else s[_wrap_dim(dim, self._data.ndim)]
+
+@tensor_method("data_ptr")
+def _data_ptr(self):
+    "The address of the first element, like `torch.Tensor.data_ptr`."
+    a = self._data
+    return a.ctypes.data if isinstance(a, np.ndarray) else a.data.ptr
+
+@tensor_method("storage_offset")
+def _storage_offset(self):
+    "Where this tensor starts in its storage, in elements, like `torch.Tensor.storage_offset`."
+    return (_data_ptr(self) - _data_ptr(_root(self))) // self._data.itemsize
+
+@tensor_method("is_contiguous")
+def _is_contiguous(self):
+    "Are the elements stored row by row without gaps (what `view` needs), like `torch.Tensor.is_contiguous`?"
+    return bool(self._data.flags.c_contiguous)

@@ -9,7 +9,7 @@ import torch
 
 import course_lib as cl
 from conftest import CUDA_MISSING, HAS_CUDA
-from helpers import assert_same_tensor, cl_F, paired
+from helpers import assert_same_tensor, cl_F, paired, to_numpy
 
 
 def torch_error(fn):
@@ -296,13 +296,14 @@ def test_augmented_assignment_on_leaf(device):
 
 
 @pytest.mark.parametrize("op", ["add_", "mul_", "iadd"])
-def test_inplace_on_nonleaf_requiring_grad_is_refused(device, op):
-    """course_lib does not record in-place ops (torch would): it must refuse loudly, not compute wrong grads."""
-    cx, _ = paired([1.0, 2.0], device=device, requires_grad=True)
-    y = cx * 2
-    with pytest.raises(RuntimeError) as err:
-        INPLACE[op](y)
-    assert "place" in str(err.value).lower()
+def test_inplace_on_nonleaf_requiring_grad_is_recorded_like_torch(device, op):
+    """An in-place op on a computed tensor joins the graph (torch rebases its history): same values and gradients."""
+    cx, tx = paired([1.0, 2.0], device=device, requires_grad=True)
+    cy, ty = cx * 2, tx * 2
+    INPLACE[op](cy); INPLACE[op](ty)
+    (cy * cx).sum().backward(); (ty * tx).sum().backward()
+    assert cy.grad_fn is not None and ty.grad_fn is not None
+    assert np.allclose(to_numpy(cy), ty.detach().numpy()) and np.allclose(to_numpy(cx.grad), tx.grad.numpy())
 
 
 @pytest.mark.parametrize("op", ["add_", "mul_", "zero_", "fill_", "iadd"])
