@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from course_lib.utils.data import make_moons, make_spirals, make_regression_curve, TensorDataset, DataLoader, default_collate
+import course_lib as cl
 from course_lib import Tensor, tensor, manual_seed, arange, randn, float32, int64
 
 
@@ -82,15 +83,15 @@ def test_batches_without_shuffle_match_torch(n, bs, drop_last):
 def test_shuffle_visits_every_sample_once_per_epoch_and_is_seeded():
     n = 23
     X, y = randn(n, 3), arange(n)
-    dl = DataLoader((X, y), batch_size=5, shuffle=True, seed=0)
+    dl = DataLoader((X, y), batch_size=5, shuffle=True, generator=cl.Generator().manual_seed(0))
     epochs = [np.concatenate([yb.numpy() for _, yb in dl]) for _ in range(3)]
     for order in epochs:
         assert sorted(order.tolist()) == list(range(n))
     assert not np.array_equal(epochs[0], epochs[1])                         # a new permutation every epoch
     assert not np.array_equal(epochs[0], np.arange(n))
-    again = DataLoader((X, y), batch_size=5, shuffle=True, seed=0)
+    again = DataLoader((X, y), batch_size=5, shuffle=True, generator=cl.Generator().manual_seed(0))
     assert all(np.array_equal(e, np.concatenate([yb.numpy() for _, yb in again])) for e in epochs[:1])
-    for xb, yb in DataLoader((X, y), batch_size=5, shuffle=True, seed=1):   # rows stay paired
+    for xb, yb in DataLoader((X, y), batch_size=5, shuffle=True, generator=cl.Generator().manual_seed(1)):   # rows stay paired
         assert np.array_equal(xb.numpy(), X.numpy()[yb.numpy()])
 
 
@@ -108,7 +109,7 @@ def test_single_tensor_gives_tensor_batches():
 
 def test_batches_do_not_require_grad_and_a_model_can_consume_them():
     X, y = make_moons(20, noise=0.1, seed=0)
-    for xb, yb in DataLoader((X, y), batch_size=8, shuffle=True, seed=0):
+    for xb, yb in DataLoader((X, y), batch_size=8, shuffle=True, generator=cl.Generator().manual_seed(0)):
         assert not xb.requires_grad and xb.shape[1] == 2 and xb.shape[0] == yb.shape[0]
 
 
@@ -132,3 +133,70 @@ def test_generic_dataset_is_collated_like_torch():
 def test_default_collate_errors_on_unknown_types():
     with pytest.raises(TypeError, match="don't know how to batch"):
         default_collate([object(), object()])
+
+
+# ---------------------------------------------------------------- torch's data API: Dataset, Subset, random_split, generator
+from course_lib.utils.data import Dataset, Subset, random_split
+
+
+def test_data_api_names_and_signatures_are_torchs():
+    import inspect
+    for name in ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate"]:
+        assert hasattr(torch.utils.data, name)
+    ours, theirs = inspect.signature(DataLoader), inspect.signature(torch.utils.data.DataLoader)
+    assert list(ours.parameters) == list(theirs.parameters)
+    assert {k: p.default for k, p in ours.parameters.items() if k not in ("collate_fn",)} == \
+           {k: p.default for k, p in theirs.parameters.items() if k not in ("collate_fn",)}
+    assert list(inspect.signature(random_split).parameters) == list(inspect.signature(torch.utils.data.random_split).parameters)
+
+
+def test_dataset_base_raises_like_torch():
+    with pytest.raises(NotImplementedError) as ours: Dataset()[0]
+    with pytest.raises(NotImplementedError) as theirs: torch.utils.data.Dataset()[0]
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("lengths", [[7, 3], [0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [10], [0.7, 0.3]])
+def test_random_split_sizes_partition_and_subset_like_torch(lengths):
+    X, y = arange(10.0)[:, None], arange(10)
+    parts = random_split(TensorDataset(X, y), lengths, generator=cl.Generator().manual_seed(0))
+    tparts = torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(10.0)[:, None], torch.arange(10)), lengths,
+                                           generator=torch.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [len(p) for p in tparts]
+    assert sorted(i for p in parts for i in p.indices) == list(range(10))
+    for p in parts:                                               # a Subset maps its indices into the dataset
+        for k in range(len(p)): assert p[k][1].item() == p.indices[k] and p[k][0].item() == float(p.indices[k])
+    again = random_split(TensorDataset(X, y), lengths, generator=cl.Generator().manual_seed(0))
+    assert [p.indices for p in parts] == [p.indices for p in again]
+
+
+def test_random_split_bad_lengths_raise_like_torch():
+    with pytest.raises(ValueError) as ours: random_split(TensorDataset(arange(10)), [3, 3])
+    with pytest.raises(ValueError) as theirs: torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(10)), [3, 3])
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_loader_over_a_subset_matches_torch_batches():
+    X, y = make_moons(20, noise=0.1, seed=0)
+    idx = [3, 17, 0, 5, 9, 12, 1]
+    ours = [(xb.numpy(), yb.numpy()) for xb, yb in DataLoader(Subset(TensorDataset(X, y), idx), batch_size=3)]
+    tds = torch.utils.data.TensorDataset(torch.from_numpy(X.numpy()), torch.from_numpy(y.numpy()))
+    theirs = [(xb.numpy(), yb.numpy()) for xb, yb in torch.utils.data.DataLoader(torch.utils.data.Subset(tds, idx), batch_size=3)]
+    assert len(ours) == len(theirs)
+    for (a, b), (c, d) in zip(ours, theirs): assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
+def test_generator_makes_shuffling_reproducible_and_independent_of_the_global_seed():
+    y = arange(40)
+    run = lambda: [yb.tolist() for yb in DataLoader(y, batch_size=8, shuffle=True, generator=cl.Generator().manual_seed(3))]
+    manual_seed(0); a = run()
+    manual_seed(1); b = run()
+    assert a == b and sorted(sum(a, [])) == list(range(40)) and sum(a, []) != list(range(40))
+    g = cl.Generator().manual_seed(3)
+    dl = DataLoader(y, batch_size=8, shuffle=True, generator=g)
+    first, second = [b.tolist() for b in dl], [b.tolist() for b in dl]
+    assert first != second                                        # each epoch draws a new permutation from g
+
+
+def test_unsupported_loader_options_say_so():
+    with pytest.raises(NotImplementedError, match="num_workers"): DataLoader(arange(4), num_workers=2)
