@@ -28,6 +28,7 @@ from ._indexing import *
 from ._linalg import *
 from ._activation import *
 from ._gradcheck import gradcheck
-from . import nn, optim, utils, cuda, accelerator, backends, check
+from .serialization import save, load
+from . import nn, optim, utils, cuda, accelerator, backends, serialization, check
 # torch keeps its graph nodes (AddBackward0, ...) out of `torch`; ours stay in their modules (`course_lib._arithmetic.Add`)
 for _n in [n for n, v in globals().items() if isinstance(v, type) and issubclass(v, autograd.Function)]: del globals()[_n]

@@ -323,6 +323,8 @@ def pad(input, pad, mode="constant", value=None):
     return ConstantPadNd.apply(input, tuple(pad), 0 if value is None else value)
 
 # %% ../../nbs/13_convolution.ipynb #954096c3
+_PADDING_STRINGS = {"same", "valid"}     # a set, as in torch, so its error message lists them in the same order
+
 class _ConvNd(Module):
     "What Conv1d and Conv2d share: checked arguments, a weight (out, in/groups, *kernel) and bias initialized like torch's, torch's repr."
     def __init__(self, nd, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
@@ -334,7 +336,7 @@ class _ConvNd(Module):
         stride = _tuple(stride, nd)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {_PADDING_STRINGS}")
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         if padding_mode != "zeros":
