@@ -179,8 +179,6 @@ def test_dropout_and_relu_reprs_match_torch(make):
 
 
 def test_relu_inplace_overwrites_its_input_like_torch():
-    if not hasattr(Tensor, "relu_"):
-        pytest.skip("waiting for Tensor.relu_ (issue 12: in-place ops as autograd ops)")
     x, tx = tensor([-1.0, 0.5, 2.0]), torch.tensor([-1.0, 0.5, 2.0])
     out, tout = F.relu(x, inplace=True), torch.nn.functional.relu(tx, inplace=True)
     assert out is x and x.tolist() == tx.tolist() == tout.tolist()
