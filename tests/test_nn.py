@@ -511,3 +511,15 @@ def test_deepcopy_and_dir():
     with no_grad(): clone[0].weight.fill_(0.0)
     assert model[0].weight.detach().numpy().any()
     assert "weight" in dir(model[0]) and "0" in dir(model)
+
+
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_like_torch():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    ours, theirs = tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    for w in (None, [1.0, 2.0, 0.5, 1.0]):
+        ours.grad = None; theirs.grad = None
+        l = F.cross_entropy(ours, tensor([-100, -100, -100]), weight=None if w is None else tensor(w, dtype=float64))
+        tl = torch.nn.functional.cross_entropy(theirs, torch.tensor([-100] * 3), weight=None if w is None else torch.tensor(w, dtype=torch.float64))
+        l.backward(); tl.backward()
+        assert math.isnan(l.item()) and math.isnan(tl.item())
+        assert np.array_equal(ours.grad.numpy(), theirs.grad.numpy())

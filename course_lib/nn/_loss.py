@@ -97,7 +97,7 @@ class NllLoss(Function):
     @staticmethod
     def backward(ctx, g):
         xp = _xp(g)
-        if ctx.reduction == "mean": g = g / ctx.total
+        if ctx.reduction == "mean": g = g / ctx.total if ctx.total else g * 0   # every target ignored: loss nan, gradient 0, like torch
         v = -g if ctx.w is None else -ctx.w * g                   # d loss / d picked score: 0-d, or one per sample
         if len(ctx.shape) > 2 and v.ndim: v = xp.expand_dims(v, 1)
         gx = xp.zeros(ctx.shape, g.dtype)
