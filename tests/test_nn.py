@@ -523,3 +523,174 @@ def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_like_
         l.backward(); tl.backward()
         assert math.isnan(l.item()) and math.isnan(tl.item())
         assert np.array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+# ---------------------------------------------------------------- buffers
+class _Buffered:
+    """The same module built on either library: a parameter, a float buffer, an integer buffer, a non-persistent one."""
+    def __init__(self, lib, tensor_fn):
+        lib.Module.__init__(self)
+        self.w = lib.Parameter(tensor_fn([1.0, 2.0]))
+        self.register_buffer("mean", tensor_fn([0.5, 0.25]))
+        self.register_buffer("count", tensor_fn(3))
+        self.register_buffer("scratch", tensor_fn([9.0]), persistent=False)
+        self.register_buffer("empty", None)
+
+
+class OurBuffered(_Buffered, nn.Module):
+    def __init__(self): _Buffered.__init__(self, nn, tensor)
+
+
+class TorchBuffered(_Buffered, torch.nn.Module):
+    def __init__(self): _Buffered.__init__(self, torch.nn, torch.tensor)
+
+
+def _pair_nested():
+    return (nn.Sequential(nn.Linear(2, 2), OurBuffered()),
+            torch.nn.Sequential(torch.nn.Linear(2, 2), TorchBuffered()))
+
+
+def test_buffers_named_and_listed_like_torch():
+    ours, theirs = _pair_nested()
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()] == ["1.mean", "1.count", "1.scratch"]
+    assert [n for n, _ in ours.named_buffers(prefix="m")] == [n for n, _ in theirs.named_buffers(prefix="m")]
+    assert list(ours.named_buffers(recurse=False)) == [] == list(theirs.named_buffers(recurse=False))
+    assert [b.tolist() for b in ours.buffers()] == [b.tolist() for b in theirs.buffers()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]   # buffers are no parameters
+    assert ours[1].mean.tolist() == [0.5, 0.25] and ours[1].empty is None
+    assert "mean" in dir(ours[1])
+
+
+def test_state_dict_holds_persistent_buffers_only_in_torchs_order():
+    ours, theirs = _pair_nested()
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "1.w", "1.mean", "1.count"]
+    sd, tsd = ours.state_dict(), theirs.state_dict()
+    assert [v.tolist() for v in sd.values()][2:] == [v.tolist() for v in tsd.values()][2:]
+    assert not any(v.requires_grad for v in sd.values())
+    assert sd["1.mean"].numpy() is not None and np.shares_memory(sd["1.mean"].numpy(), ours[1].mean.numpy())
+
+
+def test_buffers_load_from_our_state_dict_and_from_torchs():
+    ours, theirs = _pair_nested()
+    with torch.no_grad(): theirs[1].mean.fill_(7.0); theirs[1].count.fill_(11)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert ours[1].mean.tolist() == [7.0, 7.0] and ours[1].count.item() == 11
+    assert ours[1].scratch.tolist() == [9.0]                      # non-persistent: neither saved nor loaded
+    other = _pair_nested()[0]
+    other.load_state_dict(ours.state_dict())
+    assert other[1].mean.tolist() == [7.0, 7.0]
+    bad = dict(ours.state_dict()); del bad["1.count"]
+    with pytest.raises(RuntimeError) as e: other.load_state_dict(bad)
+    tbad = dict(theirs.state_dict()); del tbad["1.count"]
+    with pytest.raises(RuntimeError) as te: _pair_nested()[1].load_state_dict(tbad)
+    assert str(e.value) == str(te.value)
+
+
+def test_buffer_assignment_and_errors_like_torch():
+    ours, theirs = OurBuffered(), TorchBuffered()
+    ours.mean = tensor([1.0]); theirs.mean = torch.tensor([1.0])
+    assert ours._buffers["mean"].tolist() == theirs._buffers["mean"].tolist()
+    ours.mean = None; theirs.mean = None
+    assert ours._buffers["mean"] is None and theirs._buffers["mean"] is None
+    ours.mean = nn.Parameter(tensor([1.0])); theirs.mean = torch.nn.Parameter(torch.tensor([1.0]))   # moves to the parameters
+    assert "mean" in ours._parameters and "mean" not in ours._buffers and "mean" in theirs._parameters
+    del ours.count; del theirs.count
+    assert "count" not in ours._buffers and "count" not in theirs._buffers
+    ours.y = 1; theirs.y = 1
+    for call in (lambda m, t: m.register_buffer(3, t), lambda m, t: m.register_buffer("a.b", t),
+                 lambda m, t: m.register_buffer("", t), lambda m, t: m.register_buffer("y", t),
+                 lambda m, t: m.register_buffer("w", t), lambda m, t: m.register_buffer("z", 3)):
+        with pytest.raises((TypeError, KeyError)) as e: call(ours, tensor([1.0]))
+        with pytest.raises((TypeError, KeyError)) as te: call(theirs, torch.tensor([1.0]))
+        assert type(e.value) is type(te.value)
+        assert str(e.value).replace("torch ", "") == str(te.value).replace("torch ", "")
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as buffer 'scratch' \(Tensor or None expected\)"): ours.scratch = 3
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as buffer 'scratch'"): theirs.scratch = 3
+
+
+def test_to_double_float_convert_floating_buffers_and_keep_integer_ones_like_torch():
+    ours, theirs = _pair_nested()
+    ours.double(); theirs.double()
+    assert [str(b.dtype).split(".")[-1] for b in ours.buffers()] == [str(b.dtype).split(".")[-1] for b in theirs.buffers()] \
+        == ["float64", "int64", "float64"]
+    assert all(p.dtype == float64 for p in ours.parameters())
+    ours.float(); theirs.float()
+    assert [str(b.dtype).split(".")[-1] for b in ours.buffers()] == [str(b.dtype).split(".")[-1] for b in theirs.buffers()]
+    ours.to(float64)
+    assert ours[1].mean.dtype == float64 and ours[1].count.tolist() == 3
+
+
+def test_train_recurses_through_train_so_overrides_are_obeyed_and_mode_must_be_bool():
+    calls = []
+    class Frozen(nn.Module):
+        def train(self, mode=True):
+            calls.append(mode); return super().train(False)
+    class TFrozen(torch.nn.Module):
+        def train(self, mode=True):
+            calls.append(mode); return super().train(False)
+    ours, theirs = nn.Sequential(nn.Linear(1, 1), Frozen()), torch.nn.Sequential(torch.nn.Linear(1, 1), TFrozen())
+    ours.train(); theirs.train()
+    assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()] == [True, True, False]
+    assert calls == [True, True]
+    with pytest.raises(ValueError) as e: ours.train("yes")
+    with pytest.raises(ValueError) as te: theirs.train("yes")
+    assert str(e.value) == str(te.value)
+
+
+# ---------------------------------------------------------------- ModuleList / ModuleDict
+def _lists():
+    ours = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 3)])
+    theirs = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 3)])
+    return ours, theirs
+
+
+def test_module_list_repr_groups_repeats_like_torch():
+    ours, theirs = _lists()
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+    nest_o = nn.Sequential(nn.ModuleList([nn.Tanh(), nn.Tanh()]), nn.ModuleList([nn.Sequential(nn.ReLU())] * 2))
+    nest_t = torch.nn.Sequential(torch.nn.ModuleList([torch.nn.Tanh(), torch.nn.Tanh()]),
+                                 torch.nn.ModuleList([torch.nn.Sequential(torch.nn.ReLU())] * 2))
+    assert repr(nest_o) == repr(nest_t)
+
+
+def test_module_list_behaves_like_torchs():
+    ours, theirs = _lists()
+    names = lambda m: [type(x).__name__ for x in m]
+    assert len(ours) == len(theirs) and names(ours) == names(theirs)
+    assert type(ours[-1]).__name__ == "Linear" and ours[-1].out_features == 3
+    assert type(ours[1:3]).__name__ == "ModuleList" and names(ours[1:3]) == names(theirs[1:3])
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for op in (lambda m, lib: m.insert(1, lib.Tanh()), lambda m, lib: m.append(lib.Sigmoid()),
+               lambda m, lib: m.extend([lib.ReLU(), lib.Tanh()]), lambda m, lib: m.__delitem__(0),
+               lambda m, lib: m.__delitem__(slice(1, 3)), lambda m, lib: m.pop(-2),
+               lambda m, lib: m.__setitem__(-1, lib.Sigmoid()), lambda m, lib: m.__iadd__([lib.ReLU()])):
+        op(ours, nn); op(theirs, torch.nn)
+        assert names(ours) == names(theirs) and list(ours._modules) == list(theirs._modules)
+    assert names(ours + nn.ModuleList([nn.Tanh()])) == names(theirs + torch.nn.ModuleList([torch.nn.Tanh()]))
+    for call in (lambda m: m[10], lambda m: m.extend(3), lambda m: type(m)([3]), lambda m: m(1)):
+        with pytest.raises(Exception) as e: call(ours)
+        with pytest.raises(Exception) as te: call(theirs)
+        assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
+
+
+def test_module_dict_behaves_like_torchs():
+    ours = nn.ModuleDict({"a": nn.ReLU(), "b": nn.Linear(1, 2)})
+    theirs = torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Linear(1, 2)})
+    assert repr(ours) == repr(theirs) and repr(nn.ModuleDict()) == repr(torch.nn.ModuleDict())
+    assert list(ours) == list(theirs) and "a" in ours and len(ours) == 2
+    ours["c"] = nn.Tanh(); theirs["c"] = torch.nn.Tanh()
+    ours.update([("d", nn.Sigmoid())]); theirs.update([("d", torch.nn.Sigmoid())])
+    ours.update(nn.ModuleDict({"e": nn.ReLU()})); theirs.update(torch.nn.ModuleDict({"e": torch.nn.ReLU()}))
+    assert type(ours.pop("a")).__name__ == type(theirs.pop("a")).__name__ == "ReLU"
+    del ours["c"]; del theirs["c"]
+    assert list(ours.keys()) == list(theirs.keys()) and repr(ours) == repr(theirs)
+    assert [type(v).__name__ for v in ours.values()] == [type(v).__name__ for v in theirs.values()]
+    assert [k for k, _ in ours.items()] == [k for k, _ in theirs.items()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for call in (lambda m: m["zz"], lambda m: m.update(3), lambda m: m.update([3]), lambda m: m.update([("a",)])):
+        with pytest.raises(Exception) as e: call(ours)
+        with pytest.raises(Exception) as te: call(theirs)
+        assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
+    ours.clear(); theirs.clear()
+    assert len(ours) == len(theirs) == 0
