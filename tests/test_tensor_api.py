@@ -537,3 +537,216 @@ def test_generator_streams_are_repeatable_and_independent_like_torch():
         assert all(a.tolist() == b.tolist() for a, b in zip(first, again))
         assert lib.manual_seed(1).initial_seed() == 1 == lib.initial_seed()
     assert cl.randint(0, 9, (3,), generator=cl.Generator().manual_seed(0)).dtype is cl.int64
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Size: torch.Size's behaviour, reprs compared after torch. -> course_lib.
+# ----------------------------------------------------------------------------------------------------------
+SIZE_EXPRS = {
+    "shape": lambda L: L.zeros(2, 3).shape,
+    "size()": lambda L: L.zeros(2, 3).size(),
+    "size_0d": lambda L: L.tensor(1.0).shape,
+    "size_dim": lambda L: L.zeros(2, 3).size(1),
+    "size_neg_dim": lambda L: L.zeros(2, 3).size(-1),
+    "slice": lambda L: L.zeros(2, 3, 4).shape[1:],
+    "index": lambda L: L.zeros(2, 3, 4).shape[-1],
+    "plus_tuple": lambda L: L.zeros(2, 3).shape + (4,),
+    "tuple_plus": lambda L: (1,) + L.zeros(2, 3).shape,
+    "plus_size": lambda L: L.zeros(2).shape + L.zeros(3, 1).shape,
+    "times": lambda L: L.zeros(2).shape * 2,
+    "rtimes": lambda L: 2 * L.zeros(2).shape,
+    "numel": lambda L: L.zeros(2, 3).shape.numel(),
+    "numel_0d": lambda L: L.Size([]).numel(),
+    "eq_tuple": lambda L: L.zeros(2, 3).shape == (2, 3),
+    "ne_list": lambda L: L.zeros(2, 3).shape == [2, 3],
+    "constructed": lambda L: L.Size([2, 3]),
+    "from_int_tensor": lambda L: L.Size([L.tensor(3), 4]),
+    "empty": lambda L: L.Size(),
+    "in_tuple": lambda L: (L.zeros(1).shape, L.zeros(2, 2).size()),
+    "str": lambda L: str(L.zeros(2, 1).shape),
+    "unpack": lambda L: [n for n in L.zeros(4, 5).shape],
+    "count": lambda L: L.Size([2, 2, 3]).count(2),
+    "hash_like_tuple": lambda L: hash(L.Size([2, 3])) == hash((2, 3)),
+}
+
+
+@pytest.mark.parametrize("case", list(SIZE_EXPRS))
+def test_size_like_torch(case):
+    c, t = SIZE_EXPRS[case](cl), SIZE_EXPRS[case](torch)
+    assert cl_like(t) == repr(c)
+    assert type(c).__name__ == type(t).__name__
+
+
+@pytest.mark.parametrize("bad", [lambda L: L.Size([2.0]), lambda L: L.Size(["a", 1]), lambda L: L.zeros(2).shape + [1]])
+def test_size_errors_like_torch(bad):
+    with pytest.raises(TypeError) as te: bad(torch)
+    with pytest.raises(TypeError) as ce: bad(cl)
+    assert str(ce.value) == str(te.value).replace("torch.", "course_lib.")
+
+
+def test_size_pickles_and_is_a_tuple():
+    import pickle
+    s = cl.zeros(2, 3).shape
+    assert isinstance(s, tuple) and isinstance(s, cl.Size)
+    assert pickle.loads(pickle.dumps(s)) == s and type(pickle.loads(pickle.dumps(s))) is cl.Size
+    assert np.zeros(s).shape == (2, 3)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# finfo / iinfo, attributes and reprs
+# ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+def test_finfo_like_torch(name):
+    c, t = cl.finfo(getattr(cl, name)), torch.finfo(getattr(torch, name))
+    assert repr(c) == repr(t) and str(c) == str(t)
+    for a in ("bits", "dtype", "eps", "max", "min", "resolution", "smallest_normal", "tiny"):
+        assert getattr(c, a) == getattr(t, a) and type(getattr(c, a)) is type(getattr(t, a)), a
+
+
+def test_finfo_default_follows_default_dtype():
+    assert repr(cl.finfo()) == repr(torch.finfo())
+    cl.set_default_dtype(cl.float64); torch.set_default_dtype(torch.float64)
+    try: assert repr(cl.finfo()) == repr(torch.finfo()) and cl.finfo().dtype == "float64"
+    finally: cl.set_default_dtype(cl.float32); torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_like_torch(name):
+    c, t = cl.iinfo(getattr(cl, name)), torch.iinfo(getattr(torch, name))
+    assert repr(c) == repr(t)
+    for a in ("bits", "dtype", "max", "min"):
+        assert getattr(c, a) == getattr(t, a) and type(getattr(c, a)) is type(getattr(t, a)), a
+
+
+@pytest.mark.parametrize("call", [lambda L: L.finfo(L.int32), lambda L: L.iinfo(L.float32), lambda L: L.iinfo(L.bool)])
+def test_finfo_iinfo_errors_like_torch(call):
+    with pytest.raises(TypeError) as te: call(torch)
+    with pytest.raises(TypeError) as ce: call(cl)
+    assert str(ce.value) == str(te.value).replace("torch.", "course_lib.")
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"])
+def test_dtype_is_floating_point_and_itemsize(name):
+    c, t = getattr(cl, name), getattr(torch, name)
+    assert c.is_floating_point == t.is_floating_point and c.itemsize == t.itemsize
+    assert cl.zeros(2, dtype=c).element_size() == torch.zeros(2, dtype=t).element_size()
+
+
+def test_set_default_dtype_changes_factories_like_torch():
+    cl.set_default_dtype(cl.float64); torch.set_default_dtype(torch.float64)
+    try:
+        for f in (lambda L: L.zeros(2), lambda L: L.tensor([1.5]), lambda L: L.linspace(0, 1, 3), lambda L: L.arange(0.5, 2),
+                  lambda L: L.full((2,), 1.5), lambda L: L.rand(2).dtype):
+            c, t = f(cl), f(torch)
+            assert cl_like(t.dtype if isinstance(t, torch.Tensor) else t) == repr(c.dtype if isinstance(c, cl.Tensor) else c)
+        assert cl.get_default_dtype() is cl.float64
+    finally: cl.set_default_dtype(cl.float32); torch.set_default_dtype(torch.float32)
+    with pytest.raises(TypeError): cl.set_default_dtype(cl.int64)
+    with pytest.raises(TypeError): torch.set_default_dtype(torch.int64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the factories issue 15 adds: size= keywords, logspace, randint_like, as_tensor, set_default_device
+# ----------------------------------------------------------------------------------------------------------
+MORE_FACTORIES = {
+    "zeros_size_kw": lambda L: L.zeros(size=(2, 3)),
+    "ones_size_kw_list": lambda L: L.ones(size=[3], dtype=L.float64),
+    "empty_size_kw": lambda L: L.empty(size=(2,)).shape,
+    "rand_size_kw": lambda L: L.rand(size=(2, 3)).shape,
+    "randn_size_kw": lambda L: L.randn(size=[4]).dtype,
+    "zeros_from_size": lambda L: L.zeros(L.zeros(2, 3).shape),
+    "randint_size_kw": lambda L: L.randint(10, size=(3,)).shape,
+    "randint_low_high_kw": lambda L: L.randint(low=2, high=3, size=(4,)),
+    "linspace_int": lambda L: L.linspace(0, 10, 5, dtype=L.int64),
+    "linspace_one": lambda L: L.linspace(2, 3, 1),
+    "linspace_zero": lambda L: L.linspace(2, 3, 0),
+    "linspace_tensor_bounds": lambda L: L.linspace(L.tensor(0.0), L.tensor(1.0), 4),
+    "logspace": lambda L: L.logspace(0, 2, 3),
+    "logspace_base2": lambda L: L.logspace(0, 4, 5, base=2),
+    "logspace_f64": lambda L: L.logspace(-1, 1, 4, dtype=L.float64),
+    "eye_int": lambda L: L.eye(3, 2, dtype=L.int64),
+    "randint_like_high": lambda L: (L.randint_like(L.zeros(3, 2), 1)),
+    "randint_like_low_high": lambda L: L.randint_like(L.zeros(4, dtype=L.int32), 5, 6),
+    "randint_like_dtype": lambda L: L.randint_like(L.zeros(3), 7, 8, dtype=L.int64),
+    "empty_like": lambda L: L.empty_like(L.zeros(2, 3, dtype=L.int32)).shape,
+    "rand_like_f64": lambda L: L.rand_like(L.zeros(2, dtype=L.float64)).dtype,
+    "randn_like_dtype": lambda L: L.randn_like(L.zeros(2), dtype=L.float64).dtype,
+    "as_tensor_list": lambda L: L.as_tensor([1, 2]),
+    "as_tensor_float_list": lambda L: L.as_tensor([1.5, 2]),
+    "as_tensor_np": lambda L: L.as_tensor(np.arange(3.0)),
+    "as_tensor_np_dtype": lambda L: L.as_tensor(np.arange(3), dtype=L.float32),
+    "as_tensor_tensor_dtype": lambda L: L.as_tensor(L.tensor([1, 2]), dtype=L.float64),
+    "from_numpy_int32": lambda L: L.from_numpy(np.arange(3, dtype=np.int32)),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_FACTORIES))
+def test_more_factories_like_torch(case):
+    c, t = MORE_FACTORIES[case](cl), MORE_FACTORIES[case](torch)
+    if isinstance(t, torch.Tensor): assert_same_tensor(c, t)
+    else: assert repr(c) == cl_like(t)
+
+
+@pytest.mark.parametrize("call", [lambda L: L.zeros(2, size=(3,)), lambda L: L.ones(2.5), lambda L: L.empty(1, size=[2])])
+def test_factory_size_errors_like_torch(call):
+    with pytest.raises(TypeError) as te: call(torch)
+    with pytest.raises(TypeError) as ce: call(cl)
+    assert str(ce.value) == str(te.value)
+
+
+def test_random_factory_size_errors_are_type_errors():
+    # torch words these as a list of its C++ overloads (rand and randn have a generator overload): the type only
+    for L in (cl, torch):
+        with pytest.raises(TypeError): L.rand(1, size=[2])
+        with pytest.raises(TypeError): L.randn(2.5)
+
+
+@pytest.mark.parametrize("call", [lambda L: L.linspace(0, 1, -1), lambda L: L.logspace(0, 1, -2), lambda L: L.eye(-1)])
+def test_factory_value_errors_like_torch(call):
+    with pytest.raises(RuntimeError) as te: call(torch)
+    with pytest.raises(RuntimeError) as ce: call(cl)
+    assert str(ce.value) == str(te.value)
+
+
+def test_as_tensor_shares_memory_like_torch():
+    a = np.arange(3.0)
+    for L in (cl, torch):
+        x = L.as_tensor(a)
+        a[0] = 7.0
+        assert x[0].item() == 7.0           # the same memory
+        y = L.as_tensor(a, dtype=L.float32)
+        a[0] = 8.0
+        assert y[0].item() == 7.0           # another dtype: a copy
+        t = L.tensor([1.0, 2.0])
+        assert L.as_tensor(t) is t and L.as_tensor(t, dtype=L.float32) is t
+        assert L.as_tensor(t, dtype=L.float64) is not t
+        a[0] = 0.0
+
+
+def test_randint_like_ranges():
+    cl.manual_seed(0)
+    r = cl.randint_like(cl.zeros(1000), 3, 6)
+    assert r.dtype == cl.float32 and set(r.tolist()) == {3.0, 4.0, 5.0}
+    assert set(cl.randint_like(cl.zeros(500, dtype=cl.int64), 2).tolist()) == {0, 1}
+
+
+def test_set_default_device_like_torch():
+    for L in (cl, torch):
+        L.set_default_device("cpu")
+        try:
+            assert L.get_default_device() == L.device("cpu")
+            assert L.zeros(2).device == L.device("cpu") and L.tensor([1]).device == L.device("cpu")
+        finally: L.set_default_device(None)
+        assert L.get_default_device() == L.device("cpu")
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason=CUDA_MISSING)
+def test_set_default_device_cuda():
+    cl.set_default_device("cuda")
+    try:
+        for make in (lambda: cl.zeros(2), lambda: cl.randn(2), lambda: cl.tensor([1.0]), lambda: cl.arange(3),
+                     lambda: cl.linspace(0, 1, 3), lambda: cl.eye(2), lambda: cl.full((2,), 1.0)):
+            assert make().is_cuda
+        assert not cl.zeros(2, device="cpu").is_cuda
+    finally: cl.set_default_device(None)
+    assert not cl.zeros(2).is_cuda
