@@ -463,16 +463,37 @@ def test_make_site_without_quarto(tmp_path):
 def _steps(wf): return [s for job in wf["jobs"].values() for s in job.get("steps", [])]
 
 
+def _jobs_are_bounded(wf, name):
+    "Every job has a timeout-minutes; the workflow has a concurrency group."
+    assert wf.get("concurrency", {}).get("group"), f"{name}: no concurrency group"
+    no_timeout = [j for j, job in wf["jobs"].items() if not isinstance(job.get("timeout-minutes"), int)]
+    assert not no_timeout, f"{name}: jobs without timeout-minutes (GitHub's default is 6 hours): {no_timeout}"
+
+
 def test_deploy_workflow():
     wf = yaml.safe_load((ROOT / ".github/workflows/deploy.yaml").read_text())
     on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on:` key as True
-    assert CFG["branch"] in on["push"]["branches"]
+    # Publishes only after the Test workflow passed: triggered by its completion on the branch, and gated on success.
+    test_name = yaml.safe_load((ROOT / ".github/workflows/test.yaml").read_text())["name"]
+    assert "push" not in on, "deploy must wait for the tests (workflow_run of the Test workflow), not run on push"
+    run = on["workflow_run"]
+    assert run["workflows"] == [test_name] and run["types"] == ["completed"] and run["branches"] == [CFG["branch"]], run
+    first = [j for j in wf["jobs"].values() if "needs" not in j]
+    assert first and all("workflow_run.conclusion == 'success'" in j.get("if", "") for j in first), \
+        "the first job must run only when the Test workflow succeeded"
+    assert all("needs" in j for j in wf["jobs"].values() if j not in first)
+    _jobs_are_bounded(wf, "deploy.yaml")
+    assert wf["concurrency"].get("cancel-in-progress") is False, "never cancel a Pages deployment half-way"
     assert {"pages": "write", "id-token": "write"}.items() <= wf["permissions"].items()
     steps = _steps(wf)
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("actions/setup-python") for u in uses)
     assert [s["with"]["python-version"] for s in steps if s.get("uses", "").startswith("actions/setup-python")] == ["3.11"]
     assert "quarto-dev/quarto-actions/setup@v2" in uses
+    quarto = next(s for s in steps if s.get("uses") == "quarto-dev/quarto-actions/setup@v2")
+    version = quarto.get("with", {}).get("version", "")
+    version = wf.get("env", {}).get(version[len("${{ env."):-len(" }}")], "") if version.startswith("${{ env.") else version
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(version)), f"pin the Quarto version (a release like 1.7.32), not {version!r}"
     assert any(s.get("run", "").strip() == "make site" for s in steps)
     up = [s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact")]
     assert up and up[0]["with"]["path"] == "_site"
@@ -486,6 +507,10 @@ def test_test_workflow():
     steps = _steps(wf)
     assert [s["with"]["python-version"] for s in steps if s.get("uses", "").startswith("actions/setup-python")] == ["3.11"]
     assert any(s.get("run", "").strip() == "make test" for s in steps)
+    _jobs_are_bounded(wf, "test.yaml")
+    ci = (ROOT / ".ci/run").read_text()
+    assert [l for l in ci.splitlines() if l.strip() and not l.startswith("#")][-1].strip() == "make test", \
+        ".ci/run must run exactly the README's `make test`"
 
 
 # ---------------------------------------------------------------- summary for humans
