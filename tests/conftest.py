@@ -17,7 +17,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("course_lib") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+try:
+    import torch  # noqa: E402
+except ModuleNotFoundError as e:  # a Python without the dev extras: say what to install, not a bare traceback
+    _MISSING = (f"the tests need the dev extras ({e.name} is not installed in {sys.executable}): run `make test`, "
+                "which creates .venv with them, or install them into this Python with `python tools/install.py` "
+                "(torch's CPU build, then pip install -e \".[dev]\")")
+
+    def pytest_configure(config):  # before collection, where every test module's `import torch` would fail
+        pytest.exit(_MISSING, returncode=4)
+
+    class _NoTorch:  # lets the rest of this file load; pytest stops in pytest_configure
+        def __getattr__(self, name): return self
+        def __setattr__(self, name, value): pass
+        def __call__(self, *a, **k): return self
+    torch = _NoTorch()
 
 # The reference must not use TF32 on Ampere+ GPUs, or float32 matmuls differ from CuPy's at ~1e-3.
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -29,7 +43,8 @@ def _cuda_missing():
     try:
         import cupy  # noqa: F401
     except Exception as e:  # ImportError, or a CuPy that cannot load its CUDA libraries
-        return f"CuPy is not installed or cannot be imported ({type(e).__name__}); pip install 'course_lib[cuda]'"
+        return (f"CuPy is not installed or cannot be imported ({type(e).__name__}); pip install cupy-cuda12x "
+                "(CUDA 12), or make test GPU=1")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:
