@@ -694,3 +694,99 @@ def test_module_dict_behaves_like_torchs():
         assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
     ours.clear(); theirs.clear()
     assert len(ours) == len(theirs) == 0
+
+
+# ---------------------------------------------------------------- more activations (chapter 5's F.*, chapter 7's modules)
+from hypothesis import given, settings, strategies as st
+import course_lib as cl
+from helpers import assert_same_tensor
+
+ACT_TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
+ACTS = [("gelu", {}), ("gelu", dict(approximate="tanh")), ("silu", {}), ("leaky_relu", {}), ("leaky_relu", dict(negative_slope=0.3)),
+        ("elu", {}), ("elu", dict(alpha=0.4)), ("softplus", {}), ("softplus", dict(beta=3.0, threshold=5.0)),
+        ("hardtanh", {}), ("hardtanh", dict(min_val=-0.5, max_val=2.0))]
+EDGES = np.array([-40., -20., -3., -1., -0.5, 0., 0.5, 1., 1.7, 3., 6.0, 20., 40.])   # every kink, threshold and bound region
+
+
+def _act_both(name, kw, x, dtype, device="cpu"):
+    ours = cl.tensor(x, dtype=getattr(cl, dtype), device=device, requires_grad=True)
+    theirs = torch.tensor(x, dtype=getattr(torch, dtype), device=device, requires_grad=True)
+    out, tout = getattr(F, name)(ours, **kw), getattr(torch.nn.functional, name)(theirs, **kw)
+    assert_same_tensor(out, tout, f"{name} value", **ACT_TOL[dtype])
+    assert out.grad_fn.name() == tout.grad_fn.name()
+    g = np.random.default_rng(1).standard_normal(x.shape)
+    out.backward(cl.tensor(g, dtype=getattr(cl, dtype), device=device))
+    tout.backward(torch.tensor(g, dtype=getattr(torch, dtype), device=device))
+    assert_same_tensor(ours.grad, theirs.grad, f"{name} gradient", **ACT_TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name,kw", ACTS, ids=str)
+def test_new_activations_values_and_gradients_match_torch(name, kw, dtype, device):
+    _act_both(name, kw, EDGES, dtype, device)
+    _act_both(name, kw, np.random.default_rng(2).standard_normal((3, 4, 5)) * 4, dtype, device)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), min_size=0, max_size=4), which=st.integers(0, len(ACTS) - 1),
+       scale=st.sampled_from([0.1, 1.0, 10.0]), seed=st.integers(0, 2**16))
+def test_new_activations_over_shapes_match_torch(shape, which, scale, seed):
+    name, kw = ACTS[which]
+    _act_both(name, kw, np.random.default_rng(seed).standard_normal(shape) * scale, "float64")
+
+
+def test_new_activations_pass_gradcheck():
+    x = cl.tensor(np.random.default_rng(3).standard_normal((4, 5)) * 2 + 0.05, dtype=float64, requires_grad=True)   # off the kinks
+    for name, kw in ACTS:
+        assert cl.gradcheck(lambda t: getattr(F, name)(t, **kw), [x]), name
+
+
+@pytest.mark.parametrize("name,kw", [(n, k) for n, k in ACTS if n in ("silu", "leaky_relu", "elu", "hardtanh")], ids=str)
+def test_inplace_activations_write_into_the_input_and_backpropagate_like_torch(name, kw):
+    x = np.random.default_rng(4).standard_normal(6) * 2
+    a, ta = cl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    b, tb = a * 1, ta * 1
+    out, tout = getattr(F, name)(b, inplace=True, **kw), getattr(torch.nn.functional, name)(tb, inplace=True, **kw)
+    assert out is b and tout is tb
+    assert_same_tensor(b, tb, "in-place result", **ACT_TOL["float64"])
+    (out * out).sum().backward(); (tout * tout).sum().backward()
+    assert_same_tensor(a.grad, ta.grad, "gradient through the in-place op", **ACT_TOL["float64"])
+    plain = cl.tensor(x.copy())
+    getattr(F, name)(plain, inplace=True, **kw)
+    assert np.allclose(plain.numpy(), getattr(torch.nn.functional, name)(torch.tensor(x), **kw).numpy())
+    with pytest.raises(RuntimeError) as e: getattr(F, name)(cl.tensor(x, requires_grad=True), inplace=True, **kw)
+    with pytest.raises(RuntimeError) as te: getattr(torch.nn.functional, name)(torch.tensor(x, requires_grad=True), inplace=True, **kw)
+    assert str(e.value) == str(te.value)
+
+
+def test_new_activation_errors_match_torch():
+    calls = [lambda F, t: F.gelu(t([1, 2])), lambda F, t: F.silu(t([1, 2])), lambda F, t: F.leaky_relu(t([1, -2])),
+             lambda F, t: F.elu(t([1, -2])), lambda F, t: F.softplus(t([1, -2])), lambda F, t: F.gelu(t([1.0]), approximate="exact"),
+             lambda F, t: F.hardtanh(t([1.0]), 1.0, -1.0), lambda F, t: F.gelu(t([True]))]
+    for call in calls:
+        with pytest.raises(Exception) as e: call(F, cl.tensor)
+        with pytest.raises(Exception) as te: call(torch.nn.functional, torch.tensor)
+        assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
+    assert F.hardtanh(cl.tensor([3, -5, 0])).tolist() == torch.nn.functional.hardtanh(torch.tensor([3, -5, 0])).tolist()
+    assert F.hardtanh(cl.tensor([3, -5, 0])).dtype == cl.int64
+    with pytest.raises(AssertionError) as e: nn.Hardtanh(1.0, -1.0)
+    with pytest.raises(AssertionError) as te: torch.nn.Hardtanh(1.0, -1.0)
+    assert str(e.value) == str(te.value)
+
+
+def _act_modules(lib):
+    return [lib.GELU(), lib.GELU(approximate="tanh"), lib.SiLU(), lib.SiLU(inplace=True), lib.LeakyReLU(), lib.LeakyReLU(0.2, True),
+            lib.ELU(), lib.ELU(alpha=0.5, inplace=True), lib.Softplus(), lib.Softplus(beta=2, threshold=10),
+            lib.Hardtanh(), lib.Hardtanh(-2, 2, True), lib.Hardtanh(0.0, 6.0), lib.Identity(), lib.Identity(3, a=4)]
+
+
+def test_new_activation_modules_reprs_and_outputs_match_torch():
+    ours, theirs = _act_modules(nn), _act_modules(torch.nn)
+    assert [repr(m) for m in ours] == [repr(m) for m in theirs]
+    x = np.random.default_rng(5).standard_normal((3, 4)) * 3
+    for m, tm in zip(ours, theirs):
+        a, ta = cl.tensor(x) * 1, torch.tensor(x) * 1
+        assert np.allclose(m(a).numpy(), tm(ta).numpy(), rtol=1e-10, atol=1e-12), repr(m)
+    ident = cl.tensor(x)
+    assert nn.Identity()(ident) is ident
+    assert not list(nn.GELU().parameters()) and nn.Sequential(nn.Linear(2, 2), nn.SiLU())(randn(3, 2)).shape == (3, 2)
