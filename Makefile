@@ -77,7 +77,9 @@ nbs: venv
 	$(PY) tools/run_nbs.py $(NB)
 	$(PY) tools/export.py
 
+# Before committing: nbval's comment markers into cell tags, then the metadata JupyterLab writes, counts 1..N.
 clean: venv
+	$(PY) tools/markers_to_tags.py
 	$(PY) tools/nbclean.py
 
 site: venv
