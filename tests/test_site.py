@@ -513,6 +513,48 @@ def test_test_workflow():
         ".ci/run must run exactly the README's `make test`"
 
 
+# ---------------------------------------------------------------- one setting names the repository
+
+import sync_repo  # noqa: E402
+
+
+def test_links_follow_git_url():
+    "Every badge, install cell, site link and download is what tools/sync_repo.py writes from settings.ini."
+    changed = sorted(rel(f) for f in sync_repo.plan(ROOT))
+    assert not changed, ("these files name the repository otherwise than settings.ini's git_url/branch (or a Colab "
+                         f"install cell lacks the notebooks extra): {changed}; run `python tools/sync_repo.py` (or `make clean`)")
+
+
+def test_owner_spelled_only_through_git_url():
+    "The owner appears only inside links derived from git_url (and in settings.ini itself): one place to change."
+    owner, repo = sync_repo.repo_of(CFG["git_url"])
+    derived = sorted({CFG["git_url"], CFG["doc_host"].rstrip("/") + CFG["doc_baseurl"], CFG["doc_host"].rstrip("/"),
+                      f"colab.research.google.com/github/{owner}/{repo}/",
+                      f"raw.githubusercontent.com/{owner}/{repo}/"}, key=len, reverse=True)
+    bad = []
+    for f in sync_repo.tracked_files(ROOT):
+        if f.name == "settings.ini" and f.parent == ROOT: continue
+        if f.name == "sync_repo.py": continue
+        try: text = f.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError): continue
+        for d in derived: text = text.replace(d, "")
+        for m in re.finditer(re.escape(owner), text, re.I):
+            line = text[:m.start()].count("\n") + 1
+            bad.append(f"{rel(f)}:{line}: {text[max(0, m.start() - 60):m.end() + 40]!r}")
+    assert not bad, (f"the owner {owner!r} is written outside a link derived from settings.ini's git_url "
+                     "(derive it, or let tools/sync_repo.py write it):\n" + "\n".join(bad[:20]))
+
+
+def test_readme_links_the_site_and_colab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    owner, repo = sync_repo.repo_of(CFG["git_url"])
+    site = CFG["doc_host"].rstrip("/") + CFG["doc_baseurl"]
+    assert f"<{site}>" in readme or f"]({site})" in readme or f"]({site}/)" in readme, f"the README must link the site {site}"
+    colab = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{CFG['branch']}/nbs/"
+    links = re.findall(re.escape(colab) + r"([\w./-]+\.ipynb)", readme)
+    assert links and all((NBS / l).exists() for l in links), f"the README must open a chapter in Colab ({colab}...)"
+
+
 # ---------------------------------------------------------------- summary for humans
 
 if __name__ == "__main__":
