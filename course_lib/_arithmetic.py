@@ -12,7 +12,7 @@ from ._device import _xp, _is_array, _same_device, _move, _device_of
 from ._tensor import Tensor, _make, tensor_method
 from ._broadcasting import broadcast_shapes, unbroadcast, _expanded_shape
 from .autograd import *
-from .autograd import Function, AccumulateGrad, _records, _rebase, _check_writable, _bump
+from .autograd import Function, AccumulateGrad, _records, _rebase, _check_writable, _bump, _owner
 
 class Add(Function):
     "a + b (b may be a Python number); broadcasting"
@@ -29,13 +29,15 @@ class Mul(Function):
     "a * b; broadcasting"
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad
+        ctx.shapes = getattr(a, "shape", ()), getattr(b, "shape", ())
+        ctx.save_for_backward(a if db else None, b if da else None)   # like torch, only what the needed gradients use
         return a * b
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return unbroadcast(g * b, a.shape) if da else None, unbroadcast(g * a, b.shape) if db else None
+        (sa, sb), (da, db) = ctx.shapes, ctx.needs_input_grad
+        return unbroadcast(g * b, sa) if da else None, unbroadcast(g * a, sb) if db else None
 
 # %% ../nbs/03_autograd.ipynb #5a2d406f
 def _operand(x):
@@ -121,14 +123,15 @@ class Div(Function):
     "a / b (true division); broadcasting"
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.shapes = getattr(a, "shape", ()), getattr(b, "shape", ())
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)   # a is needed only for b's gradient
         with np.errstate(divide="ignore", invalid="ignore"): return a / b
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (unbroadcast(g / b, a.shape) if da else None,
-                unbroadcast(-g * a / (b * b), b.shape) if db else None)
+        (sa, sb), (da, db) = ctx.shapes, ctx.needs_input_grad
+        return (unbroadcast(g / b, sa) if da else None,
+                unbroadcast(-g * a / (b * b), sb) if db else None)
 
 # %% ../nbs/03_autograd.ipynb #80998122
 class Pow(Function):
@@ -266,6 +269,9 @@ def _check_inplace_result(self, other, o, name):
 def _inplace(self, other, ufunc, name, op):
     "self = ufunc(self, other), in place, with torch's casting and shape rules; recorded as `op(self, other)` when it must be."
     _check_writable(self)
+    if isinstance(other, Tensor) and other is not self and _overlaps(self, other):
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
     if _records(self, other):
         _check_inplace_result(self, other, _operand_array(self, other), name)
         return _rebase(self, lambda old: op(old, other))
@@ -281,6 +287,13 @@ def _inplace(self, other, ufunc, name, op):
     with np.errstate(all="ignore"): ufunc(a, o, out=a, casting="unsafe")
     _bump(self)
     return self
+
+def _overlaps(a, b):
+    "Do tensors a and b share *some* memory (a view of the other, say)? The very same elements are fine (`x.mul_(x.detach())`)."
+    x, y = a._data, b._data
+    if _owner(x) is not _owner(y) or not isinstance(x, np.ndarray): return False
+    same = x.ctypes.data == y.ctypes.data and x.strides == y.strides and x.shape == y.shape
+    return not same and np.shares_memory(x, y)
 
 def _alpha(other, alpha):
     "alpha * other: recorded when `other` requires grad, else an array-level product (the optimizers' fast path)."
@@ -350,7 +363,7 @@ def _fill_value(value):
 @tensor_method("fill_")
 def _fill_(self, value):
     "Set every element to `value`, in place."
-    _check_writable(self)
+    _check_writable(self, overlap_ok=True)
     value = _fill_value(value)
     if _records(self, value): return _rebase(self, lambda old: Fill.apply(old, value))
     self._data[...] = value.item() if isinstance(value, Tensor) else value
@@ -360,7 +373,7 @@ def _fill_(self, value):
 @tensor_method("zero_")
 def _zero_(self):
     "Set every element to zero, in place."
-    _check_writable(self)
+    _check_writable(self, overlap_ok=True)
     if _records(self): return _rebase(self, lambda old: Zero.apply(old, 0))
     self._data[...] = 0
     _bump(self)

@@ -361,15 +361,19 @@ class Where(Function):
         return (None, unbroadcast(xp.where(cond, g, 0), sa) if da else None,
                 unbroadcast(xp.where(cond, 0, g), sb) if db else None)
 
-def _check_condition(condition):
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
+def _check_condition(condition, *args):
+    if not isinstance(condition, Tensor):   # torch's overload message, without its per-overload diagnosis
+        got = ", ".join("Tensor" if isinstance(a, Tensor) else type(a).__name__ for a in (condition, *args) if a is not None)
+        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                        " * (Tensor condition)\n * (Tensor condition, Tensor input, Tensor other, *, Tensor out = None)\n"
+                        " * (Tensor condition, Number self, Tensor other)\n * (Tensor condition, Tensor input, Number other)\n"
+                        " * (Tensor condition, Number self, Number other)\n")
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype._torch_name}")
 
 def where(condition, input=None, other=None):
     "`input` where `condition` is True, `other` elsewhere (broadcasting), like `torch.where`; `where(condition)` gives the indices of True elements."
-    _check_condition(condition)
+    _check_condition(condition, input, other)
     if input is None and other is None: return tuple(_make(i) for i in _xp(condition._data).nonzero(condition._data))
     a, b = _binary_args(input, other, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):       # two numbers: make one a tensor

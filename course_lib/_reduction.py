@@ -5,7 +5,7 @@ __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Var', 'var', 'Std', 'std', 'Amax', 'am
            'argmax', 'argmin', 'max', 'min']
 
 # %% ../nbs/04_ops.ipynb #e36a9110
-import builtins, math, operator
+import builtins, math, operator, warnings
 import numpy as np
 from ._tensor import Tensor, _make, _wrap_dim, tensor_method
 from ._dtype import int64
@@ -36,7 +36,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        return a.sum(axis=axes, keepdims=keepdim)
+        with np.errstate(over="ignore"): return a.sum(axis=axes, keepdims=keepdim)   # NumPy warns from its own module here
     @staticmethod
     def backward(ctx, g): return _unreduce(g, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
@@ -53,7 +53,7 @@ class Mean(Function):
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.n = math.prod(a.shape[i] for i in axes)
-        with np.errstate(divide="ignore", invalid="ignore"): return a.sum(axis=axes, keepdims=keepdim) / ctx.n
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"): return a.sum(axis=axes, keepdims=keepdim) / ctx.n
     @staticmethod
     def backward(ctx, g): return _unreduce(g / ctx.n, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
@@ -70,12 +70,16 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return Mean.apply(input, _dims(dim, input.ndim), keepdim)
 
 # %% ../nbs/04_ops.ipynb #45e49526
-def _var_args(input, dim, unbiased, correction):
-    "(axes, correction) from var's and std's arguments, after torch's dtype check."
+def _var_args(input, dim, unbiased, correction, name):
+    "(axes, correction) from var's and std's arguments, after torch's dtype check; torch's warning when nothing is left to divide by."
     if not input.is_floating_point(): raise RuntimeError("std and var only support floating point and complex dtypes")
     if isinstance(dim, bool): dim, unbiased = None, dim          # torch's old form: x.var(False)
     if correction is None: correction = 1 if unbiased is None else int(unbiased)
-    return _dims(dim, input.ndim), correction
+    axes = _dims(dim, input.ndim)
+    if _divisor(input.shape, axes, correction) == 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
+                      "(input numel divided by output numel).", UserWarning, stacklevel=3)
+    return axes, correction
 
 def _divisor(shape, axes, correction): return builtins.max(math.prod(shape[i] for i in axes) - correction, 0)
 
@@ -94,7 +98,7 @@ class Var(Function):
 @tensor_method()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     "Variance over `dim` with `correction` (default 1, Bessel's), like `torch.var`; `unbiased=False` means correction 0."
-    axes, c = _var_args(input, dim, unbiased, correction)
+    axes, c = _var_args(input, dim, unbiased, correction, "var")
     return Var.apply(input, axes, c, keepdim)
 
 # %% ../nbs/04_ops.ipynb #53193fce
@@ -119,7 +123,7 @@ class Std(Function):
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     "Standard deviation over `dim` with `correction` (default 1), like `torch.std`."
-    axes, c = _var_args(input, dim, unbiased, correction)
+    axes, c = _var_args(input, dim, unbiased, correction, "std")
     return Std.apply(input, axes, c, keepdim)
 
 # %% ../nbs/04_ops.ipynb #98a57e44
@@ -176,14 +180,16 @@ class Max(Function):
     "The maximum along `dim`, at positions `idx` (from argmax, with keepdims): the gradient goes to those positions."
     @staticmethod
     def forward(ctx, a, dim, idx, keepdim):
-        ctx.shape, ctx.dim, ctx.idx, ctx.keepdim = a.shape, dim, _along(idx, dim), keepdim
-        out = a[ctx.idx]
+        ctx.shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
+        ctx.save_for_backward(idx)    # saved like torch's indices, so a second backward without retain_graph raises
+        out = a[_along(idx, dim)]
         return out if keepdim else out.squeeze(dim)
     @staticmethod
     def backward(ctx, g):
+        idx, = ctx.saved_tensors
         xp = _xp(g)
         gx = xp.zeros(ctx.shape, g.dtype)
-        gx[ctx.idx] = g if ctx.keepdim else xp.expand_dims(g, ctx.dim)
+        gx[_along(idx, ctx.dim)] = g if ctx.keepdim else xp.expand_dims(g, ctx.dim)
         return gx, None, None, None
 
 class Min(Max): "The minimum along `dim`, at positions `idx` (from argmin): the gradient goes to those positions."

@@ -6,10 +6,11 @@ __all__ = ['View', 'reshape', 'flatten', 'Unsqueeze', 'unsqueeze', 'Squeeze', 's
 
 # %% ../nbs/04_ops.ipynb #98b2d99b
 import builtins, itertools, math, weakref
+import numpy as np
 from ._tensor import _wrap_dim, tensor_method, _counter, _root
 from ._device import _xp, _same_device
 from ._dtype import promote_types
-from .autograd import Function, _owner
+from .autograd import Function, _owner, is_grad_enabled
 from ._broadcasting import unbroadcast, _expanded_shape
 from ._reduction import _dims
 
@@ -19,9 +20,10 @@ def _as_view(out, src, redo, multi=None):
     if _owner(out._data) is not _owner(src._data): return out      # NumPy had to copy (reshape of a transpose)
     if src._view is None: base, chain = src, redo
     else:
-        base, prev, _ = src._view
+        base, prev = src._view[:2]
         chain = lambda b: redo(prev(b))
-    out._view, out._vc = (base, chain, multi), _counter(base)
+    vc = _counter(base)
+    out._view, out._vc = (base, chain, multi, None if is_grad_enabled() else vc.version), vc   # torch remembers no_grad views, and the version then
     views = out._vc.views
     views.append(weakref.ref(out))
     if len(views) % 64 == 0: views[:] = [r for r in views if r() is not None]   # forget dead views now and then
@@ -164,7 +166,9 @@ class Expand(_ViewFunction):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
-        return _xp(a).broadcast_to(a, shape)
+        b = _xp(a).broadcast_to(a, shape)
+        # NumPy marks a broadcast read-only; torch lets fill_/zero_ write it (chapter 3's checks refuse the rest)
+        return np.lib.stride_tricks.as_strided(a, b.shape, b.strides) if isinstance(a, np.ndarray) else b
     @staticmethod
     def backward(ctx, g): return unbroadcast(g, ctx.shape), None
 
@@ -192,7 +196,7 @@ def _pieces(input, dim, bounds, name, select=False):
     keys = [lead + ((b,) if select else (slice(b, e),)) for b, e in zip(bounds, bounds[1:] + [None])]
     out = tuple(input[k] for k in keys)
     for o in out:
-        if o._view is not None: o._view = o._view[:2] + (name,)
+        if o._view is not None: o._view = o._view[:2] + (name,) + o._view[3:]
     return out
 
 @tensor_method()

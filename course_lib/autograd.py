@@ -95,6 +95,7 @@ class Function:
             if isinstance(a, Tensor):
                 raw.append(a._data); fns.append(a.grad_fn)
                 r = grad_on and a._requires_grad
+                if grad_on and a._view is not None: _check_no_grad_view(a)
                 needs.append(r); record = record or r
             else:
                 raw.append(a); needs.append(False); fns.append(None)
@@ -117,6 +118,16 @@ class Function:
         return tuple(((f or AccumulateGrad(t)) if need else None, 0)
                      for t, f, need in zip(self.inputs, self.input_fns, self.needs_input_grad) if _is_operand(t))
 
+# %% ../nbs/03_autograd.ipynb #fdcd0275
+import warnings
+
+def _quiet_numpy():
+    "Ignore NumPy's floating-point warnings (overflow, invalid value, divide by zero) raised from course_lib's modules, as torch gives none."
+    warnings.filterwarnings("ignore", message=r"(overflow|invalid value|divide by zero|underflow) encountered",
+                            category=RuntimeWarning, module=r"course_lib(\.|$)")
+
+_quiet_numpy()
+
 # %% ../nbs/03_autograd.ipynb #bf3d64c8
 def _is_operand(x):
     "Does torch give this input an edge? Tensors and numbers do; options like `dim=None` or `keepdim=False` don't."
@@ -129,9 +140,9 @@ class AccumulateGrad:
     def __repr__(self): return f"<AccumulateGrad object at {id(self):#x}>"
 
 def _owner(a):
-    "The array that owns a's memory (NumPy and CuPy keep it in `.base`)."
-    b = getattr(a, "base", None)
-    return a if b is None else b
+    "The object that owns a's memory: follow `.base` (NumPy, CuPy, and NumPy's stride tricks all keep one) to the end."
+    while getattr(a, "base", None) is not None: a = a.base
+    return a
 
 def _saved_versions(ctx, args, out):
     "(tensor, version, node) for each input or output whose storage `forward` saved: `backward` checks them."
@@ -250,12 +261,14 @@ def _bump(t):
     "Count one in-place write to t's storage (and so to every view of it)."
     _counter(t).version += 1
 
-def _check_writable(t):
-    "torch's refusals before an in-place write: overlapping memory (an `expand`ed tensor), a leaf that requires grad, a view of one."
+_OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory location. "
+            "Please clone() the tensor before performing the operation.")
+
+def _check_writable(t, overlap_ok=False):
+    "torch's refusals before an in-place write: overlapping memory (an `expand`ed tensor; fill_ and zero_ allow it), a leaf that requires grad, a view of one."
     a = t._data
-    if not getattr(a.flags, "writeable", True) or builtins.any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)):
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single memory "
-                           "location. Please clone() the tensor before performing the operation.")
+    if not overlap_ok and builtins.any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)):
+        raise RuntimeError(_OVERLAP)
     if is_grad_enabled():
         if t._requires_grad and t.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
@@ -280,7 +293,8 @@ def _rebase(self, compute):
         self.grad_fn, self._requires_grad = new.grad_fn, new._requires_grad
         _refresh_views(self)
         return self
-    base, redo, multi = self._view
+    base, redo, multi, made_in_no_grad = self._view
+    if made_in_no_grad is not None and base._requires_grad: raise RuntimeError(_NO_GRAD_VIEW.format("is being modified"))
     if multi:
         raise RuntimeError(f"Output 0 of {multi} is a view and is being modified inplace. This view is the output of a "
                            "function that returns multiple views. Such functions do not allow the output views to be "
@@ -290,12 +304,30 @@ def _rebase(self, compute):
     _refresh_views(base)
     return self
 
+_NO_GRAD_VIEW = ("A view was created in no_grad mode and {} inplace with grad mode enabled. Given that this use case is "
+                 "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the inplace "
+                 "either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+                 "want the inplace to be tracked).")
+
+class _ForbiddenView(Function):
+    "The history of a view made under no_grad whose storage was then written with grad mode on: torch refuses to guess it."
+    def __init__(self): self.inputs = self.input_fns = self.needs_input_grad = ()
+    @staticmethod
+    def backward(ctx, g): raise RuntimeError(_NO_GRAD_VIEW.format("its base or another view of its base has been modified"))
+
+def _check_no_grad_view(t):
+    "torch refuses to use a view made under no_grad once its storage was written: what its history should be is a guess."
+    made = t._view[3]   # the version when the view was made under no_grad (None: made with grad mode on)
+    if made is not None and t._view[0]._requires_grad and (made != t._vc.version or type(t.grad_fn) is _ForbiddenView):
+        _ForbiddenView.backward(None, None)
+
 def _refresh_views(base):
     "After base's history changed, each live view of it reads its history from the base again (torch regenerates it too)."
     if base._vc is None: return
     for ref in list(base._vc.views):
         w = ref()
         if w is None or w._view is None or w._view[0] is not base: continue
+        if w._view[3] is not None: w.grad_fn, w._requires_grad = _ForbiddenView(), True; continue
         again = w._view[1](base)
         w.grad_fn, w._requires_grad = again.grad_fn, again._requires_grad
 
@@ -309,6 +341,8 @@ class CopySlices(Function):
     def backward(ctx, g):
         gb = g.copy()
         region = ctx.redo(_make(gb))._data         # the same view, taken of the gradient
+        if builtins.any(s == 0 and k > 1 for s, k in zip(region.strides, region.shape)):
+            raise RuntimeError(_OVERLAP)            # torch's too: its backward writes through the view (an `expand`ed one here)
         gv = region.copy()
         region[...] = 0                             # the overwritten values no longer reach the output
         return gb, gv, None
