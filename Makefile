@@ -77,11 +77,12 @@ nbs: venv
 	$(PY) tools/run_nbs.py $(NB)
 	$(PY) tools/export.py
 
-# Before committing: links from settings.ini's git_url, nbval's comment markers into cell tags, then the
-# metadata JupyterLab writes and counts 1..N.
+# Before committing: links from settings.ini's git_url, nbval's comment markers into cell tags, the home
+# page's chapter table from the chapters' titles, then the metadata JupyterLab writes and counts 1..N.
 clean: venv
 	$(PY) tools/sync_repo.py
 	$(PY) tools/markers_to_tags.py
+	$(PY) tools/chapter_table.py
 	$(PY) tools/nbclean.py
 
 site: venv

@@ -513,6 +513,21 @@ def test_test_workflow():
         ".ci/run must run exactly the README's `make test`"
 
 
+# ---------------------------------------------------------------- the home page's chapter table
+
+import chapter_table  # noqa: E402
+
+
+def test_home_page_lists_every_chapter():
+    "nbs/index.ipynb's table under `## Chapters` is tools/chapter_table.py's: every chapter, in order, titled as it titles itself."
+    have = chapter_table.current_rows(load_nb(NBS / "index.ipynb"))
+    want = chapter_table.table()
+    listed = [r for r in have if re.match(r"\|\s*\d+\s*\|", r)]
+    missing = [r for r in want[2:] if r not in have]
+    assert have == want, (f"the home page's chapter table lists {len(listed)} rows for {len(want) - 2} chapters; "
+                          f"run `python tools/chapter_table.py` (or `make clean`). Rows missing or different: {missing[:5]}")
+
+
 # ---------------------------------------------------------------- one setting names the repository
 
 import sync_repo  # noqa: E402
