@@ -27,6 +27,7 @@ from ._shape import *
 from ._indexing import *
 from ._linalg import *
 from ._activation import *
+from ._sampling import *          # chapter 16: multinomial
 from ._gradcheck import gradcheck
 from .serialization import save, load
 from . import nn, optim, utils, cuda, accelerator, backends, serialization, check
