@@ -2,7 +2,7 @@
 
 # %% auto #0
 __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Var', 'var', 'Std', 'std', 'Amax', 'amax', 'Amin', 'amin', 'Max', 'Min', 'return_types',
-           'argmax', 'argmin', 'max', 'min']
+           'argmax', 'argmin', 'max', 'min', 'Sort', 'Topk', 'sort', 'argsort', 'topk']
 
 # %% ../nbs/04_ops.ipynb #e36a9110
 import builtins, math, operator, warnings
@@ -205,9 +205,14 @@ class _ReturnType(tuple):
     def __repr__(self): return f"course_lib.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
 class return_types:
-    "The named tuples returned by `max` and `min` with a `dim`, like `torch.return_types`."
+    "The named tuples (values, indices) returned by `max`, `min`, `sort`, `topk`, ... with a `dim`, like `torch.return_types`."
     class max(_ReturnType): _name = "max"
     class min(_ReturnType): _name = "min"
+    class sort(_ReturnType): _name = "sort"
+    class topk(_ReturnType): _name = "topk"
+    class kthvalue(_ReturnType): _name = "kthvalue"
+    class median(_ReturnType): _name = "median"
+    class mode(_ReturnType): _name = "mode"
 
 # %% ../nbs/04_ops.ipynb #cf95e617
 def _arg(input, name, dim, keepdim):
@@ -258,3 +263,38 @@ def min(input, dim=None, keepdim=False):
         _nonempty(input, "min")
         return Amin.apply(input, tuple(range(input.ndim)), False)
     return _select(Min, "min", input, dim, keepdim)
+
+# %% ../nbs/04_ops.ipynb #e9776793
+class Sort(Max): "Values at positions `idx` (the sorting permutation) along `dim`; the gradient goes back to where each value came from."
+class Topk(Max): "The k largest (or smallest) values along `dim`, at positions `idx`."
+
+def _argsort(a, dim, descending):
+    "A stable sorting permutation along `dim` (equal elements keep their order, descending too)."
+    xp = _xp(a)
+    if a.dtype.kind in "bu": a = a.astype(np.int64)     # negation below needs a signed type
+    return xp.argsort(-a if descending else a, axis=dim, kind="stable")
+
+@tensor_method()
+def sort(input, dim=-1, descending=False, stable=False):
+    "(values, indices) sorted along `dim`, like `torch.sort`; ours is always stable."
+    if input.ndim == 0: return return_types.sort(input.clone(), _make(_xp(input._data).zeros((), np.int64)))
+    d = _wrap_dim(dim, input.ndim)
+    idx = _argsort(input._data, d, descending)
+    return return_types.sort(Sort.apply(input, d, idx, True), _make(idx))
+
+@tensor_method()
+def argsort(input, dim=-1, descending=False, stable=False):
+    "The indices that sort `input` along `dim`, like `torch.argsort`."
+    if input.ndim == 0: return _make(_xp(input._data).zeros((), np.int64))
+    return _make(_argsort(input._data, _wrap_dim(dim, input.ndim), descending))
+
+@tensor_method()
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    "The `k` largest (smallest with `largest=False`) elements along `dim` and their indices, like `torch.topk`."
+    d = _wrap_dim(dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n: raise RuntimeError("selected index k out of range")
+    if input.ndim == 0: return return_types.topk(input.clone(), _make(_xp(input._data).zeros((), np.int64)))
+    idx = _xp(input._data).take(_argsort(input._data, d, largest), builtins.range(k), axis=d)
+    return return_types.topk(Topk.apply(input, d, idx, True), _make(idx))
+

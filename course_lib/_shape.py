@@ -2,7 +2,8 @@
 
 # %% auto #0
 __all__ = ['View', 'reshape', 'flatten', 'Unsqueeze', 'unsqueeze', 'Squeeze', 'squeeze', 'Transpose', 'transpose', 't', 'Permute',
-           'permute', 'Expand', 'narrow', 'split', 'chunk', 'unbind', 'Cat', 'cat', 'Stack', 'stack']
+           'permute', 'Expand', 'narrow', 'split', 'chunk', 'unbind', 'Cat', 'cat', 'Stack', 'stack', 'Tril', 'Triu',
+           'tril', 'triu']
 
 # %% ../nbs/04_ops.ipynb #98b2d99b
 import builtins, itertools, math, weakref
@@ -303,3 +304,38 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     _check_stack(tensors)
     return Stack.apply(_wrap_dim(dim, tensors[0].ndim + 1), *_same_dtype(tensors))
+
+# %% ../nbs/04_ops.ipynb #069e4e04
+class Tril(Function):
+    "The lower triangle (on and below diagonal `k`); the gradient is the same triangle of g."
+    @staticmethod
+    def forward(ctx, a, k):
+        ctx.k = k
+        return _xp(a).tril(a, k)
+    @staticmethod
+    def backward(ctx, g): return _xp(g).tril(g, ctx.k), None
+
+class Triu(Function):
+    "The upper triangle (on and above diagonal `k`); the gradient is the same triangle of g."
+    @staticmethod
+    def forward(ctx, a, k):
+        ctx.k = k
+        return _xp(a).triu(a, k)
+    @staticmethod
+    def backward(ctx, g): return _xp(g).triu(g, ctx.k), None
+
+def _matrices(input, name):
+    if input.ndim < 2: raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+
+@tensor_method()
+def tril(input, diagonal=0):
+    "The lower triangle of the last two dimensions (the rest zeroed), like `torch.tril`."
+    _matrices(input, "tril")
+    return Tril.apply(input, diagonal)
+
+@tensor_method()
+def triu(input, diagonal=0):
+    "The upper triangle of the last two dimensions (the rest zeroed), like `torch.triu`."
+    _matrices(input, "triu")
+    return Triu.apply(input, diagonal)
+
