@@ -8,5 +8,6 @@ __all__ = []
 from ._module import *                         # chapter 7: Module, Parameter, Sequential, Linear, activations, losses, Dropout
 from ._conv import Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Unflatten   # chapter 13
 from ._embedding import Embedding              # chapter 17
+from ._attention import MultiheadAttention     # chapter 18
 from . import functional, init
 __all__ = [n for n in globals() if not n.startswith("_")]   # what `from course_lib.nn import *` gives

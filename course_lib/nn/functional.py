@@ -11,6 +11,7 @@ from ._loss import *
 from ._dropout import dropout                  # chapter 7
 from ._conv import conv1d, conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d, pad   # chapter 13
 from ._embedding import embedding             # chapter 17
+from ._attention import scaled_dot_product_attention   # chapter 18
 from .. import autograd as _autograd
 # the graph nodes (`NllLoss`, ...) stay in their modules, as torch keeps `NllLossBackward0` out of `torch.nn.functional`
 for _n in [n for n, v in globals().items() if isinstance(v, type) and issubclass(v, _autograd.Function)]: del globals()[_n]
