@@ -2,7 +2,9 @@
 
 # %% auto #0
 __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Var', 'var', 'Std', 'std', 'Amax', 'amax', 'Amin', 'amin', 'Max', 'Min', 'return_types',
-           'argmax', 'argmin', 'max', 'min', 'Sort', 'Topk', 'sort', 'argsort', 'topk']
+           'argmax', 'argmin', 'max', 'min', 'Sort', 'Topk', 'sort', 'argsort', 'topk', 'Prod', 'prod', 'Cumsum',
+           'Cumprod', 'cumsum', 'cumprod', 'Kthvalue', 'Mode', 'Median', 'kthvalue', 'median', 'mode', 'count_nonzero',
+           'any', 'all', 'unique', 'VectorNorm', 'norm']
 
 # %% ../nbs/04_ops.ipynb #e36a9110
 import builtins, math, operator, warnings
@@ -297,4 +299,215 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if input.ndim == 0: return return_types.topk(input.clone(), _make(_xp(input._data).zeros((), np.int64)))
     idx = _xp(input._data).take(_argsort(input._data, d, largest), builtins.range(k), axis=d)
     return return_types.topk(Topk.apply(input, d, idx, True), _make(idx))
+
+
+# %% ../nbs/04_ops.ipynb #02b42fe3
+def _moved(a, dim):
+    "Array `a` with axis `dim` moved last (what the scans below work along), and how to move it back."
+    xp = _xp(a)
+    return xp.moveaxis(a, dim, -1), lambda r: xp.moveaxis(r, -1, dim)
+
+def _exclusive_cumprod(a, reverse=False):
+    "Products of the elements strictly before each one along the last axis (strictly after, with `reverse`): exact with zeros."
+    xp = _xp(a)
+    if reverse: return xp.flip(_exclusive_cumprod(xp.flip(a, -1)), -1)
+    ones = xp.ones(a.shape[:-1] + (1,), a.dtype)
+    return xp.concatenate([ones, xp.cumprod(a[..., :-1], axis=-1)], axis=-1)
+
+class Prod(Function):
+    "The product over `axes`; d/da_i is the product of all the *other* elements (left products × right products: no division, so zeros are fine)."
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.save_for_backward(a); ctx.axes, ctx.keepdim = axes, keepdim
+        return a.prod(axis=axes, keepdims=keepdim)
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        xp, k, n = _xp(a), len(ctx.axes), a.ndim
+        last = tuple(range(n - k, n))
+        moved = xp.moveaxis(a, ctx.axes, last)                 # the reduced axes last, then as one axis
+        flat = moved.reshape(moved.shape[:n - k] + (-1,))
+        others = (_exclusive_cumprod(flat) * _exclusive_cumprod(flat, reverse=True)).reshape(moved.shape)
+        return _unreduce(g, a.shape, ctx.axes, ctx.keepdim) * xp.moveaxis(others, last, ctx.axes), None, None
+
+class _ProdDim(Prod):
+    def name(self): return "ProdBackward1"   # torch's node for a product over one dimension
+
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    "The product of all elements, or over `dim`, like `torch.prod`; ints and bools multiply in int64."
+    if dtype is not None: input = input.to(dtype)
+    elif input._data.dtype.kind in "biu" and input._data.dtype != np.int64: input = input.to(int64)
+    if dim is None: return Prod.apply(input, tuple(range(input.ndim)), False)
+    return _ProdDim.apply(input, (_wrap_dim(dim, input.ndim),) if input.ndim else (), keepdim)
+
+class Cumsum(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        return a.cumsum(axis=dim)
+    @staticmethod
+    def backward(ctx, g):      # each input reaches every later output: a reversed cumulative sum
+        xp = _xp(g)
+        return xp.flip(xp.flip(g, ctx.dim).cumsum(axis=ctx.dim), ctx.dim), None
+
+class Cumprod(Function):
+    "out_i = a_0 ⋯ a_i. d out_i/d a_k = (product before k) × a_{k+1} ⋯ a_i, summed by one backward scan: exact with zeros."
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.save_for_backward(a); ctx.dim = dim
+        return a.cumprod(axis=dim)
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        (am, back), (gm, _) = _moved(a, ctx.dim), _moved(g, ctx.dim)
+        xp, n = _xp(a), am.shape[-1] if am.ndim else 1
+        if am.ndim == 0: return g, None
+        r = xp.zeros_like(gm)
+        r[..., n - 1] = gm[..., n - 1]
+        for k in range(n - 2, -1, -1): r[..., k] = gm[..., k] + am[..., k + 1] * r[..., k + 1]   # R_k = g_k + a_{k+1} R_{k+1}
+        return back(_exclusive_cumprod(am) * r), None
+
+def _scan(cls, input, dim, dtype):
+    if dtype is not None: input = input.to(dtype)
+    elif input._data.dtype.kind in "biu" and input._data.dtype != np.int64: input = input.to(int64)
+    d = _wrap_dim(dim, input.ndim)
+    if input.ndim == 0: return cls.apply(input.reshape(1), 0).reshape(())
+    return cls.apply(input, d)
+
+@tensor_method()
+def cumsum(input, dim, *, dtype=None):
+    "Running sums along `dim`, like `torch.cumsum`."
+    return _scan(Cumsum, input, dim, dtype)
+
+@tensor_method()
+def cumprod(input, dim, *, dtype=None):
+    "Running products along `dim`, like `torch.cumprod` (the gradient is exact where elements are zero)."
+    return _scan(Cumprod, input, dim, dtype)
+
+
+# %% ../nbs/04_ops.ipynb #13c41993
+from ._device import _move
+class Kthvalue(Max): "The k-th smallest value along `dim`, at positions `idx`."
+class Mode(Max): "The most frequent value along `dim`, at positions `idx`."
+class Median(Max): "The (lower) median of all elements, at position `idx` of the flattened tensor."
+class _MedianDim(Max):
+    "The (lower) median along `dim`, at positions `idx`."
+    def name(self): return "MedianBackward1"
+
+def _kth_index(input, k, d, keepdim):
+    "Positions (with keepdims) of the k-th smallest element (1-based k) along `d`."
+    idx = _argsort(input._data, d, False)
+    return _xp(idx).take(idx, [k - 1], axis=d)
+
+@tensor_method()
+def kthvalue(input, k, dim=-1, keepdim=False):
+    "(values, indices) of the `k`-th smallest element along `dim`, like `torch.kthvalue`."
+    if input.ndim == 0: input, keepdim = input.reshape(1), False
+    d = _wrap_dim(dim, input.ndim)
+    if not 1 <= k <= input.shape[d]: raise IndexError(f"kthvalue(): selected number k out of range for dimension {d}")
+    idx = _kth_index(input, k, d, keepdim)
+    return return_types.kthvalue(Kthvalue.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
+
+@tensor_method()
+def median(input, dim=None, keepdim=False):
+    "`median(x)`: the lower median of all elements; `median(x, dim)`: (values, indices) along `dim`. Like `torch.median`."
+    if dim is None:
+        flat = input.reshape(-1)
+        if flat.numel() == 0: return _make(_xp(flat._data).full((), np.nan, flat._data.dtype))
+        return Median.apply(flat, 0, _kth_index(flat, (flat.numel() + 1) // 2, 0, True), False)
+    if input.ndim == 0: input, keepdim = input.reshape(1), False
+    d = _wrap_dim(dim, input.ndim)
+    idx = _kth_index(input, (input.shape[d] + 1) // 2, d, keepdim)
+    return return_types.median(_MedianDim.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
+
+@tensor_method()
+def mode(input, dim=-1, keepdim=False):
+    "(values, indices) of the most frequent value along `dim` (the smallest among equally frequent ones; its last position), like `torch.mode`."
+    if input.ndim == 0: input, keepdim = input.reshape(1), False
+    d = _wrap_dim(dim, input.ndim)
+    a = np.moveaxis(_move(input._data, "cpu"), d, -1)   # a loop over rows on the host: fine at course sizes
+    rows = a.reshape(-1, a.shape[-1])
+    idx = np.empty(len(rows), np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True)
+        best = vals[np.argmax(counts)]                            # argmax: the first, so the smallest, of the most frequent
+        idx[r] = np.flatnonzero(row == best)[-1]
+    idx = _move(np.expand_dims(idx.reshape(a.shape[:-1]), d), input.device)
+    return return_types.mode(Mode.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
+
+@tensor_method()
+def count_nonzero(input, dim=None):
+    "The number of non-zero elements (over `dim`: an int or a tuple), like `torch.count_nonzero`."
+    axes = None if dim is None else _dims(dim, input.ndim)
+    return _make(_xp(input._data).asarray((input._data != 0).sum(axis=axes), dtype=np.int64))
+
+def _logical(input, dim, keepdim, how):
+    a = input._data
+    out = getattr(a, how)(axis=None if dim is None else _dims(dim, a.ndim), keepdims=keepdim if dim is not None else False)
+    return _make(_xp(a).asarray(out, dtype=np.uint8 if a.dtype == np.uint8 else np.bool_))
+
+@tensor_method()
+def any(input, dim=None, keepdim=False):
+    "Is any element true (non-zero), overall or along `dim`? Like `torch.any`."
+    return _logical(input, dim, keepdim, "any")
+
+@tensor_method()
+def all(input, dim=None, keepdim=False):
+    "Are all elements true (non-zero), overall or along `dim`? Like `torch.all`."
+    return _logical(input, dim, keepdim, "all")
+
+@tensor_method()
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    "The distinct values (sorted), optionally with each element's position in them and their counts, like `torch.unique`."
+    xp = _xp(input._data)
+    res = xp.unique(input._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not (return_inverse or return_counts): return _make(res)
+    out = [_make(res[0])]
+    if return_inverse: out.append(_make(res[1].reshape(input.shape if dim is None else -1).astype(np.int64)))
+    if return_counts: out.append(_make(res[-1].astype(np.int64)))
+    return tuple(out)
+
+
+# %% ../nbs/04_ops.ipynb #8bf47ff7
+class VectorNorm(Function):
+    "(Σ|a|^p)^(1/p) over `axes`, for p = 2 (the default), 1, ±inf, 0 or any other p; torch's node `LinalgVectorNormBackward0`."
+    @staticmethod
+    def forward(ctx, a, p, axes, keepdim):
+        xp, aa = _xp(a), abs(a)
+        if p == 2: out = xp.sqrt((aa * aa).sum(axis=axes, keepdims=True))
+        elif p == math.inf: out = aa.max(axis=axes, keepdims=True)
+        elif p == -math.inf: out = aa.min(axis=axes, keepdims=True)
+        elif p == 0: out = (aa != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
+        elif p == 1: out = aa.sum(axis=axes, keepdims=True)
+        else: out = (aa ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+        ctx.save_for_backward(a, out); ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return out if keepdim else out.squeeze(axes)
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        xp, p = _xp(a), ctx.p
+        if not ctx.keepdim: g = xp.expand_dims(g, ctx.axes)
+        if p == 0: return None, None, None, None     # a count: torch leaves the gradient undefined (None)
+        if p == 1: ga = xp.sign(a) * g
+        elif p in (math.inf, -math.inf):              # ties (|a| equal to the norm) share the gradient evenly
+            tie = abs(a) == out
+            ga = xp.sign(a) * tie * (g / tie.sum(axis=ctx.axes, keepdims=True))
+        elif p == 2: ga = xp.where(out == 0, 0, a * (g / xp.where(out == 0, 1, out)))
+        else: ga = xp.where(out == 0, 0, xp.sign(a) * abs(a) ** (p - 1) * (g / xp.where(out == 0, 1, out) ** (p - 1)))
+        return ga.astype(a.dtype, copy=False), None, None, None
+    def name(self): return "LinalgVectorNormBackward0"
+
+def _vector_norm(input, ord, dim, keepdim, dtype, name):
+    if dtype is not None: input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got {input.dtype._torch_name}")
+    axes = tuple(range(input.ndim)) if dim is None else _dims(dim, input.ndim)
+    return VectorNorm.apply(input, float(ord), axes, keepdim)
+
+@tensor_method()
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    "The vector p-norm over `dim` (all elements when None); 'fro' is the 2-norm, like `torch.norm`."
+    if p == "nuc": raise NotImplementedError("norm(p='nuc') needs singular values, which course_lib does not compute")
+    return _vector_norm(input, 2 if p == "fro" else p, dim, keepdim, dtype, "linalg.vector_norm")
 

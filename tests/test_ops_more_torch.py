@@ -49,6 +49,169 @@ case("triu", lambda C, x: x.triu(), normal(3, 4))
 case("triu_module_neg", lambda C, x: C.lib.triu(x, -1), normal(4, 4))
 case("triu_batched_pos", lambda C, x: x.triu(2), normal(2, 4, 5))
 
+# ----------------------------------------------------------------------------------------------------------
+# elementwise: erf, atan2, nan_to_num
+# ----------------------------------------------------------------------------------------------------------
+case("erf", lambda C, x: x.erf(), normal(3, 4))
+case("erf_module_0d", lambda C, x: C.lib.erf(x), normal())
+case("atan2", lambda C, a, b: C.lib.atan2(a, b), normal(3, 4), normal(3, 4))
+case("atan2_bcast", lambda C, a, b: a.atan2(b), normal(3, 4), nonzero(4))
+case("arctan2", lambda C, a, b: C.lib.arctan2(a, b), normal(2, 3), normal(2, 3))
+case("nan_to_num_passthrough", lambda C, x: x.nan_to_num(), normal(3, 4))
+case("nan_to_num_replaced", lambda C, x: C.lib.nan_to_num(x / (x - x), nan=2.0, posinf=3.0, neginf=-3.0) * x, fixed([[1.0, 2.0], [0.5, -1.0]]))
+case("nan_to_num_inf", lambda C, x: (x / C.t([0.0, 1.0, 0.0], str(x.dtype).split(".")[1])).nan_to_num(posinf=9.0, neginf=-9.0),
+     fixed([1.0, 2.0, -3.0]))
+case("isnan_isinf_isfinite", lambda C, x: C.lib.stack([(x / (x - x)).isnan(), (1 / (x - x)).isinf(), x.isfinite()]), normal(5))
+case("isclose", lambda C, a: C.lib.isclose(a, a + 1e-9), normal(3, 4))
+case("isclose_method_tol", lambda C, a, b: a.isclose(b, rtol=0.5, atol=0.5), normal(3, 4), normal(3, 4))
+
+# ----------------------------------------------------------------------------------------------------------
+# reductions: prod, cumsum, cumprod, kthvalue, median, mode, norms, counting
+# ----------------------------------------------------------------------------------------------------------
+case("prod_all", lambda C, x: x.prod(), normal(3, 4))
+case("prod_dim", lambda C, x: C.lib.prod(x, 1), normal(3, 4))
+case("prod_dim_keepdim", lambda C, x: x.prod(0, keepdim=True), normal(3, 4))
+case("prod_zero", lambda C, x: x.prod(), fixed([[1.0, 0.0, 2.0], [3.0, 4.0, 5.0]]))
+case("prod_two_zeros", lambda C, x: x.prod(1), fixed([[0.0, 0.0, 2.0], [3.0, 0.0, 5.0]]))
+case("prod_0d", lambda C, x: x.prod(), normal())
+case("prod_int", lambda C, x: x.prod(), integers([[1, 2], [3, 4]]))
+case("cumsum", lambda C, x: x.cumsum(1), normal(3, 4))
+case("cumsum_module_neg", lambda C, x: C.lib.cumsum(x, -2), normal(2, 3, 4))
+case("cumsum_int", lambda C, x: x.cumsum(0), integers([1, 2, 3]))
+case("cumsum_0d", lambda C, x: x.cumsum(0), normal())
+case("cumprod", lambda C, x: x.cumprod(1), normal(3, 4))
+case("cumprod_dim0", lambda C, x: C.lib.cumprod(x, 0), normal(3, 4))
+case("cumprod_zeros", lambda C, x: x.cumprod(1), fixed([[1.0, 0.0, 2.0, 3.0], [0.0, 2.0, 0.0, 4.0], [2.0, 3.0, 4.0, 0.0]]))
+case("kthvalue", lambda C, x: x.kthvalue(2), fixed(DISTINCT))
+case("kthvalue_dim0_keepdim", lambda C, x: C.lib.kthvalue(x, 3, 0, keepdim=True), fixed(DISTINCT))
+case("median_all", lambda C, x: x.median(), fixed(DISTINCT))
+case("median_dim", lambda C, x: x.median(1), fixed(DISTINCT))
+case("median_dim0_keepdim", lambda C, x: C.lib.median(x, 0, keepdim=True), fixed(DISTINCT))
+case("median_even_lower", lambda C, x: x.median(), fixed([4.0, 1.0, 3.0, 2.0]))
+case("mode", lambda C, x: x.mode(), fixed([[1.0, 2.0, 2.0, 3.0], [4.0, 4.0, 0.0, 5.0], [7.0, 1.0, 7.0, 1.0]]))
+case("mode_dim0", lambda C, x: C.lib.mode(x, 0), fixed([[1.0, 2.0], [1.0, 3.0], [0.0, 3.0]]))
+case("norm", lambda C, x: x.norm(), normal(3, 4))
+case("norm_module_dim", lambda C, x: C.lib.norm(x, dim=1), normal(3, 4))
+case("norm_p1_keepdim", lambda C, x: x.norm(1, dim=0, keepdim=True), normal(3, 4))
+case("norm_inf", lambda C, x: x.norm(float("inf")), normal(3, 4))
+case("norm_neg_inf_dim", lambda C, x: x.norm(-float("inf"), dim=1), normal(3, 4))
+case("norm_inf_ties", lambda C, x: x.norm(float("inf")), fixed([[1.0, -3.0], [3.0, 2.0]]))
+case("norm_p3", lambda C, x: x.norm(3), normal(3, 4))
+case("norm_p0", lambda C, x: x.norm(0, dim=1), fixed([[1.0, 0.0, 2.0], [0.0, 0.0, 1.0]]))
+case("norm_fro_dims", lambda C, x: x.norm("fro", dim=(0, 1)), normal(2, 3, 4))
+case("norm_zero_vector", lambda C, x: (x * 0).norm(dim=1), normal(2, 3))
+case("linalg_norm", lambda C, x: C.lib.linalg.norm(x), normal(3, 4))
+case("linalg_norm_vec_ord", lambda C, x: C.lib.linalg.norm(x, 1), normal(5))
+case("linalg_norm_matrix_fro", lambda C, x: C.lib.linalg.norm(x, "fro"), normal(3, 4))
+case("linalg_norm_matrix_1", lambda C, x: C.lib.linalg.norm(x, 1), normal(3, 4))
+case("linalg_norm_matrix_inf", lambda C, x: C.lib.linalg.norm(x, float("inf")), normal(3, 4))
+case("linalg_norm_dim", lambda C, x: C.lib.linalg.norm(x, dim=-1, keepdim=True), normal(2, 3, 4))
+case("linalg_vector_norm", lambda C, x: C.lib.linalg.vector_norm(x), normal(3, 4))
+case("linalg_vector_norm_ord_dim", lambda C, x: C.lib.linalg.vector_norm(x, ord=0.5, dim=(0, 2)), positive(2, 3, 4))
+case("linalg_matrix_norm_neg1", lambda C, x: C.lib.linalg.matrix_norm(x, -1), normal(2, 3, 4))
+case("count_nonzero", lambda C, x: C.lib.count_nonzero(x), integers([[0, 1, 2], [0, 0, 3]]))
+case("count_nonzero_dim", lambda C, x: x.count_nonzero(dim=0), integers([[0, 1, 2], [0, 0, 3]]))
+case("any_all", lambda C, x: C.lib.stack([x.any(), x.all(), (x > -10).all()]), normal(3, 4))
+case("any_dim_keepdim", lambda C, x: (x > 0).any(1, keepdim=True), normal(3, 4))
+case("all_dim", lambda C, x: C.lib.all(x > -0.5, dim=0), normal(3, 4))
+case("unique", lambda C, x: x.unique(), integers([3, 1, 2, 3, 1]))
+case("unique_counts_inverse", lambda C, x: C.lib.unique(x, return_inverse=True, return_counts=True), integers([[3, 1], [2, 3]]))
+case("unique_dim", lambda C, x: x.unique(dim=0), integers([[1, 2], [0, 1], [1, 2]]))
+
+# ----------------------------------------------------------------------------------------------------------
+# shape: flip, roll, repeat, tile, movedim, swapaxes, broadcast_to, stacks, meshgrid, diag, diagonal, trace, diff, cross
+# ----------------------------------------------------------------------------------------------------------
+case("flip", lambda C, x: x.flip(0), normal(3, 4))
+case("flip_module_dims", lambda C, x: C.lib.flip(x, (0, 2)), normal(2, 3, 4))
+case("flip_neg", lambda C, x: x.flip([-1]), normal(3, 4))
+case("roll", lambda C, x: x.roll(1), normal(3, 4))
+case("roll_dim", lambda C, x: C.lib.roll(x, -2, 1), normal(3, 4))
+case("roll_multi", lambda C, x: x.roll((1, 2), (0, 1)), normal(3, 4))
+case("repeat", lambda C, x: x.repeat(2, 3), normal(3, 4))
+case("repeat_more_dims", lambda C, x: x.repeat(2, 1, 2), normal(3, 4))
+case("repeat_tuple", lambda C, x: x.repeat((1, 2)), normal(4))
+case("tile", lambda C, x: x.tile((2,)), normal(3, 4))
+case("tile_module_more", lambda C, x: C.lib.tile(x, (2, 1, 2)), normal(3, 4))
+case("repeat_interleave", lambda C, x: x.repeat_interleave(2), normal(2, 3))
+case("repeat_interleave_dim", lambda C, x: C.lib.repeat_interleave(x, 3, dim=1), normal(2, 3))
+case("repeat_interleave_counts", lambda C, x: x.repeat_interleave(C.t([1, 0, 2]), dim=0), normal(3, 2))
+case("movedim", lambda C, x: x.movedim(0, -1), normal(2, 3, 4))
+case("movedim_multi", lambda C, x: C.lib.movedim(x, (0, 1), (2, 0)), normal(2, 3, 4))
+case("moveaxis", lambda C, x: x.moveaxis(2, 0), normal(2, 3, 4))
+case("swapaxes", lambda C, x: x.swapaxes(0, 2), normal(2, 3, 4))
+case("swapdims_module", lambda C, x: C.lib.swapdims(x, 0, 1), normal(3, 4))
+case("broadcast_to", lambda C, x: x.broadcast_to((2, 3, 4)), normal(3, 1))
+case("broadcast_to_module", lambda C, x: C.lib.broadcast_to(x, (3, 4)), normal(4))
+case("hstack", lambda C, a, b: C.lib.hstack([a, b]), normal(3, 2), normal(3, 4))
+case("hstack_1d", lambda C, a, b: C.lib.hstack((a, b)), normal(3), normal(2))
+case("vstack", lambda C, a, b: C.lib.vstack([a, b]), normal(4), normal(2, 4))
+case("dstack", lambda C, a, b: C.lib.dstack([a, b]), normal(3, 2), normal(3, 2))
+case("dstack_1d", lambda C, a, b: C.lib.dstack([a, b]), normal(3), normal(3))
+case("meshgrid_ij", lambda C, a, b: C.lib.stack(C.lib.meshgrid(a, b, indexing="ij")), normal(3), normal(4))
+case("meshgrid_xy", lambda C, a, b, c: C.lib.stack(C.lib.meshgrid(a, b, c, indexing="xy")), normal(3), normal(4), normal(2))
+case("diagonal", lambda C, x: x.diagonal(), normal(3, 4))
+case("diagonal_offset", lambda C, x: C.lib.diagonal(x, 1), normal(3, 4))
+case("diagonal_neg_offset_dims", lambda C, x: x.diagonal(-1, 2, 0), normal(3, 2, 4))
+case("diagonal_batched", lambda C, x: x.diagonal(dim1=-2, dim2=-1), normal(2, 3, 3))
+case("diag_embed_1d", lambda C, x: x.diag(), normal(3))
+case("diag_1d_offset", lambda C, x: C.lib.diag(x, -2), normal(3))
+case("diag_2d", lambda C, x: C.lib.diag(x), normal(3, 4))
+case("diag_2d_offset", lambda C, x: x.diag(2), normal(3, 4))
+case("trace", lambda C, x: x.trace(), normal(3, 4))
+case("trace_module", lambda C, x: C.lib.trace(x), normal(4, 3))
+case("diff", lambda C, x: x.diff(), normal(3, 4))
+case("diff_n2_dim0", lambda C, x: C.lib.diff(x, n=2, dim=0), normal(4, 3))
+case("diff_prepend_append", lambda C, x, p, a: x.diff(dim=1, prepend=p, append=a), normal(3, 4), normal(3, 1), normal(3, 2))
+case("cross", lambda C, a, b: C.lib.cross(a, b, dim=1), normal(4, 3), normal(4, 3))
+case("cross_method_dim0", lambda C, a, b: a.cross(b, dim=0), normal(3, 2), normal(3, 2))
+case("linalg_cross", lambda C, a, b: C.lib.linalg.cross(a, b), normal(2, 3), normal(2, 3))
+
+# ----------------------------------------------------------------------------------------------------------
+# indexing: index_select, masked_select, argwhere, scatter, scatter_add, index_add, take_along_dim
+# ----------------------------------------------------------------------------------------------------------
+case("index_select", lambda C, x: x.index_select(1, C.t([2, 0, 2])), normal(3, 4))
+case("index_select_module_dim0", lambda C, x: C.lib.index_select(x, 0, C.t([1, 1])), normal(3, 4))
+case("index_select_3d", lambda C, x: x.index_select(-1, C.t([3])), normal(2, 3, 4))
+case("masked_select", lambda C, x: x.masked_select(x > 0), normal(3, 4))
+case("masked_select_bcast", lambda C, x, m: C.lib.masked_select(x, m), normal(3, 4), mask([True, False, False, True]))
+case("argwhere", lambda C, x: C.lib.argwhere(x > 0), normal(3, 4))
+case("scatter_value", lambda C, x: x.scatter(1, C.t([[0], [3], [1]]), 0.5), normal(3, 4))
+case("scatter_src", lambda C, x, s: x.scatter(0, C.t([[2, 1, 0, 0]]), s), normal(3, 4), normal(1, 4))
+case("scatter_module_kw", lambda C, x, s: C.lib.scatter(x, 1, C.t([[1, 0], [2, 3]]), src=s), normal(2, 4), normal(2, 2))
+case("scatter_add", lambda C, x, s: x.scatter_add(1, C.t([[0, 0], [1, 3], [2, 2]]), s), normal(3, 4), normal(3, 2))
+case("scatter_add_module", lambda C, x, s: C.lib.scatter_add(x, 0, C.t([[0, 1, 0], [0, 0, 0]]), s), normal(2, 3), normal(2, 3))
+case("index_add", lambda C, x, s: x.index_add(0, C.t([0, 2, 0]), s), normal(3, 4), normal(3, 4))
+case("index_add_alpha_dim1", lambda C, x, s: C.lib.index_add(x, 1, C.t([3, 1]), s, alpha=2.5), normal(3, 4), normal(3, 2))
+case("take_along_dim", lambda C, x: x.take_along_dim(C.t([[0], [2], [1]]), 1), normal(3, 4))
+case("take_along_dim_flat", lambda C, x: C.lib.take_along_dim(x, C.t([5, 0, 11])), normal(3, 4))
+case("take_along_dim_bcast", lambda C, x: C.lib.take_along_dim(x, C.t([[[0, 1]]]), dim=2), normal(2, 3, 4))
+case("take_along_dim_argsort", lambda C, x: x.take_along_dim(x.argsort(1), 1), normal(3, 4))
+
+# ----------------------------------------------------------------------------------------------------------
+# einsum
+# ----------------------------------------------------------------------------------------------------------
+EINSUM = {"matmul": ("ij,jk->ik", [(3, 4), (4, 2)]), "batched": ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+          "dot": ("i,i->", [(4,), (4,)]), "outer": ("i,j->ij", [(3,), (4,)]), "transpose": ("ij->ji", [(3, 4)]),
+          "sum_rows": ("ij->j", [(3, 4)]), "sum_all": ("ij->", [(3, 4)]), "implicit": ("ij,jk", [(3, 4), (4, 2)]),
+          "bilinear": ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]), "ellipsis": ("...ij,...jk->...ik", [(2, 3, 4), (4, 2)]),
+          "ellipsis_bcast": ("...j,...j->...", [(3, 4), (1, 4)]), "attention": ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+          "spaces": ("i j , j k -> i k", [(2, 3), (3, 2)]), "summed_alone": ("ij,k->ik", [(3, 4), (2,)])}
+for n, (eq, shapes) in EINSUM.items():
+    case(f"einsum_{n}", lambda C, *xs, eq=eq: C.lib.einsum(eq, *xs), *[normal(*s) for s in shapes])
+case("einsum_list_operands", lambda C, a, b: C.lib.einsum("ij,jk->ik", [a, b]), normal(3, 4), normal(4, 2))
+case("einsum_trace_forward", lambda C, a: C.lib.einsum("ii->i", a.detach()), normal(3, 3))
+
+# ----------------------------------------------------------------------------------------------------------
+# torch.add/sub/mul/div/pow/neg as functions, and out=
+# ----------------------------------------------------------------------------------------------------------
+case("fn_add_alpha", lambda C, a, b: C.lib.add(a, b, alpha=2), normal(3, 4), normal(4))
+case("fn_sub_scalar", lambda C, a: C.lib.sub(a, 1.5), normal(3, 4))
+case("fn_mul", lambda C, a, b: C.lib.mul(a, b), normal(3, 4), normal(3, 1))
+case("fn_div", lambda C, a, b: C.lib.div(a, b), normal(3, 4), nonzero(3, 4))
+case("fn_div_floor", lambda C, a, b: C.lib.div(a, b, rounding_mode="floor"), normal(3, 4), nonzero(3, 4))
+case("fn_div_trunc_int", lambda C, a, b: C.lib.div(a, b, rounding_mode="trunc"), integers([7, -7, 3]), integers([2, 2, -2]))
+case("fn_pow", lambda C, a: C.lib.pow(a, 3), normal(3, 4))
+case("fn_neg", lambda C, a: C.lib.neg(a), normal(3, 4))
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("case", CASES)
@@ -118,3 +281,72 @@ def test_tril_triu_partition(n, m, k):
     x = cl.tensor(a)
     np.testing.assert_array_equal((x.tril(k) + x.triu(k + 1)).numpy(), a)
     np.testing.assert_array_equal(x.tril(k).numpy(), torch.tril(torch.tensor(a), k).numpy())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# out=, rounding_mode, and the errors that go with them
+# ----------------------------------------------------------------------------------------------------------
+OUT_CALLS = {
+    "add": lambda L, a, b, out: L.add(a, b, alpha=2, out=out),
+    "sub": lambda L, a, b, out: L.sub(a, b, out=out),
+    "mul": lambda L, a, b, out: L.mul(a, b, out=out),
+    "div": lambda L, a, b, out: L.div(a, b, out=out),
+    "div_floor": lambda L, a, b, out: L.div(a, b, rounding_mode="floor", out=out),
+    "pow": lambda L, a, b, out: L.pow(a.abs(), b, out=out),
+    "neg": lambda L, a, b, out: L.neg(a, out=out),
+    "matmul": lambda L, a, b, out: L.matmul(a, b.T, out=out),
+}
+
+
+@pytest.mark.parametrize("name", list(OUT_CALLS))
+def test_out_writes_into_the_given_tensor_like_torch(name):
+    rng = np.random.default_rng(seed_for(name))
+    a, b = rng.standard_normal((3, 3)), rng.uniform(0.5, 2, (3, 3))
+    (ca, ta), (cb, tb) = paired(a), paired(b)
+    c_out, t_out = cl.zeros(3, 3, dtype=cl.float64), torch.zeros(3, 3, dtype=torch.float64)
+    c_res, t_res = OUT_CALLS[name](cl, ca, cb, c_out), OUT_CALLS[name](torch, ta, tb, t_out)
+    assert c_res is c_out and t_res is t_out
+    assert_same_tensor(c_out, t_out)
+    assert c_out._version == t_out._version
+
+
+def test_out_resizes_with_torchs_warning():
+    for L in (cl, torch):
+        out = L.zeros(2)
+        with pytest.warns(UserWarning, match="An output with one or more elements was resized since it had shape \\[2\\]"):
+            L.add(L.ones(3), 1, out=out)
+        assert out.shape == (3,) and out.tolist() == [2.0, 2.0, 2.0]
+        empty = L.zeros(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            L.mul(L.ones(2), 3, out=empty)        # an empty out is resized silently
+        assert empty.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("call", [lambda L: L.add(L.ones(3, requires_grad=True), 1, out=L.zeros(3)),
+                                  lambda L: L.add(L.ones(3), 1.5, out=L.zeros(3, dtype=L.int64)),
+                                  lambda L: L.div(L.tensor([7, -7]), 2, rounding_mode="bad")])
+def test_out_and_rounding_errors_like_torch(call):
+    with pytest.raises(RuntimeError) as te: call(torch)
+    with pytest.raises(RuntimeError) as ce: call(cl)
+    assert str(ce.value) == str(te.value)
+
+
+def test_out_inside_no_grad_is_allowed_like_torch():
+    for L in (cl, torch):
+        w = L.ones(3, requires_grad=True)
+        out = L.zeros(3)
+        with L.no_grad(): L.mul(w, 2, out=out)
+        assert out.tolist() == [2.0, 2.0, 2.0] and not out.requires_grad
+
+
+@pytest.mark.parametrize("mode", ["floor", "trunc"])
+def test_div_rounding_integers_exact_like_torch(mode):
+    a, b = np.array([7, -7, 7, -7, 0, 9, -9]), np.array([2, 2, -2, -2, 3, 3, 4])
+    c, t = cl.div(cl.tensor(a), cl.tensor(b), rounding_mode=mode), torch.div(torch.tensor(a), torch.tensor(b), rounding_mode=mode)
+    assert_same_tensor(c, t)
+    assert_same_tensor(cl.tensor(a).div(3, rounding_mode=mode), torch.tensor(a).div(3, rounding_mode=mode))
+    x = cl.tensor([3.5, -3.5], requires_grad=True)
+    y = x.div(2, rounding_mode=mode)
+    y.sum().backward()
+    assert y.grad_fn.name() == "DivBackward2" and x.grad.tolist() == [0.0, 0.0]
