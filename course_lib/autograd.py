@@ -146,9 +146,14 @@ def _owner(a):
 
 def _saved_versions(ctx, args, out):
     "(tensor, version, node) for each input or output whose storage `forward` saved: `backward` checks them."
-    saved = {id(_owner(s)) for s in ctx._saved if hasattr(s, "strides")}
-    tensors = [(a, f) for a, f in zip(args, ctx.input_fns) if isinstance(a, Tensor)] + [(out, ctx)]
-    return tuple((t, t._version, f) for t, f in tensors if id(_owner(t._data)) in saved)
+    found = []
+    for s in ctx._saved:
+        if s is None: continue
+        if s is out._data: found.append((out, 0, ctx)); continue          # the output: new, so at version 0
+        for a, f in zip(args, ctx.input_fns):   # an input's own array (most ops save those), or a view of its storage
+            if isinstance(a, Tensor) and (a._data is s or (getattr(s, "base", None) is not None and _owner(s) is _owner(a._data))):
+                found.append((a, a._vc.version if a._vc is not None else 0, f))
+    return tuple(found)
 
 def _check_versions(fn):
     "torch's error when a value `fn` saved was overwritten in place after it was saved."
