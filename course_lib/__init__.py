@@ -30,6 +30,6 @@ from ._activation import *
 from ._sampling import *          # chapter 16: multinomial
 from ._gradcheck import gradcheck
 from .serialization import save, load
-from . import nn, optim, utils, cuda, accelerator, backends, serialization, check
+from . import nn, optim, utils, cuda, accelerator, backends, serialization, check, linalg
 # torch keeps its graph nodes (AddBackward0, ...) out of `torch`; ours stay in their modules (`course_lib._arithmetic.Add`)
 for _n in [n for n, v in globals().items() if isinstance(v, type) and issubclass(v, autograd.Function)]: del globals()[_n]
