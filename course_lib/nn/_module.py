@@ -337,38 +337,38 @@ class CrossEntropyLoss(Module):
 def _inplace_str(inplace): return ", inplace=True" if inplace else ""
 
 class GELU(Module):
-    "x * Phi(x), elementwise; `approximate='tanh'` for the tanh formula"
+    "`x * Phi(x)`, elementwise; `approximate='tanh'` for the tanh formula"
     def __init__(self, approximate="none"): super().__init__(); self.approximate = approximate
     def forward(self, input): return gelu(input, approximate=self.approximate)
     def extra_repr(self): return f"approximate={self.approximate!r}"
 
 class SiLU(Module):
-    "x * sigmoid(x), elementwise"
+    "`x * sigmoid(x)`, elementwise"
     def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
     def forward(self, input): return silu(input, inplace=self.inplace)
     def extra_repr(self): return "inplace=True" if self.inplace else ""
 
 class LeakyReLU(Module):
-    "x for x > 0, else negative_slope * x"
+    "`x` for `x > 0`, else `negative_slope * x`"
     def __init__(self, negative_slope=1e-2, inplace=False):
         super().__init__(); self.negative_slope, self.inplace = negative_slope, inplace
     def forward(self, input): return leaky_relu(input, self.negative_slope, self.inplace)
     def extra_repr(self): return f"negative_slope={self.negative_slope}{_inplace_str(self.inplace)}"
 
 class ELU(Module):
-    "x for x > 0, else alpha * (exp(x) - 1)"
+    "`x` for `x > 0`, else `alpha * (exp(x) - 1)`"
     def __init__(self, alpha=1.0, inplace=False): super().__init__(); self.alpha, self.inplace = alpha, inplace
     def forward(self, input): return elu(input, self.alpha, self.inplace)
     def extra_repr(self): return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
 
 class Softplus(Module):
-    "log(1 + exp(beta * x)) / beta, and x where beta * x > threshold"
+    "`log(1 + exp(beta * x)) / beta`, and `x` where `beta * x > threshold`"
     def __init__(self, beta=1.0, threshold=20.0): super().__init__(); self.beta, self.threshold = beta, threshold
     def forward(self, input): return softplus(input, self.beta, self.threshold)
     def extra_repr(self): return f"beta={self.beta}, threshold={self.threshold}"
 
 class Hardtanh(Module):
-    "x clamped to [min_val, max_val]"
+    "`x` clamped to `[min_val, max_val]`"
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
         assert max_val > min_val, f"max_val ({max_val}) must be greater than min_val ({min_val})"   # torch's check
