@@ -7,6 +7,7 @@ __all__ = []
 # `course_lib.nn`: the layers as modules, each from the module of the chapter that builds it
 from ._module import *                         # chapter 7: Module, Parameter, Sequential, Linear, activations, losses, Dropout
 from ._conv import Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Unflatten   # chapter 13
+from ._normalization import BatchNorm1d, BatchNorm2d, LayerNorm   # chapter 15
 from ._embedding import Embedding              # chapter 17
 from ._attention import MultiheadAttention     # chapter 18
 from . import functional, init

@@ -10,6 +10,7 @@ from ._linear import *
 from ._loss import *
 from ._dropout import dropout                  # chapter 7
 from ._conv import conv1d, conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d, pad   # chapter 13
+from ._normalization import batch_norm, layer_norm   # chapter 15
 from ._embedding import embedding             # chapter 17
 from ._attention import scaled_dot_product_attention   # chapter 18
 from .. import autograd as _autograd
