@@ -513,6 +513,154 @@ def test_test_workflow():
         ".ci/run must run exactly the README's `make test`"
 
 
+# ---------------------------------------------------------------- the reference (nbdev's show_doc) as Quarto gets it
+
+_sd_re = build_site._sd_re
+
+
+def _show_doc_cells(nb):
+    "[(cell index, name, markdown output)] of the show_doc cells of a processed notebook."
+    out = []
+    for i, c in enumerate(nb["cells"]):
+        m = _sd_re.match(src(c)) if c["cell_type"] == "code" else None
+        if not m: continue
+        md = "".join(src({"source": o["data"]["text/markdown"]}) for o in c.get("outputs", [])
+                     if "text/markdown" in o.get("data", {}))
+        out.append((i, m.group(1), md))
+    return out
+
+
+@nb_param
+def test_exported_source_is_folded(nb_path, processed):
+    "Every `#| export` cell's code is folded under \"Exported source\" (`code-fold: true`; nbdev writes `show`, open)."
+    nb = processed_nb(processed, nb_path)
+    bad = []
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code" or build_site.EXPORTED not in src(c): continue
+        opts = yaml.safe_load("\n".join(l.lstrip()[2:] for l in src(c).splitlines() if l.lstrip().startswith("#|")))
+        if opts.get("code-fold") is not True: bad.append((i, opts.get("code-fold")))
+    assert not bad, f"{rel(nb_path)}: exported source shown open (processed cell, code-fold): {bad}"
+
+
+@nb_param
+def test_reference_follows_its_code(nb_path, processed):
+    "Each heading nbdev adds comes right after the exported cell that defines it, in the cell's order."
+    nb = processed_nb(processed, nb_path)
+    cells, bad = nb["cells"], []
+    for i, c in enumerate(cells):
+        if c["cell_type"] != "code" or build_site.EXPORTED not in src(c): continue
+        order = list(build_site._defs(c))
+        j, names = i + 1, []
+        while j < len(cells) and cells[j].get("has_sd") and _sd_re.match(src(cells[j])):
+            names.append(_sd_re.match(src(cells[j])).group(1)); j += 1
+        if names != sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
+            bad.append((i, order, names))
+    for i, name, _ in _show_doc_cells(nb):
+        if not cells[i].get("has_sd"): continue
+        k = i - 1
+        while k >= 0 and cells[k].get("has_sd"): k -= 1
+        if not any(name in build_site._defs(c) for c in cells if c["cell_type"] == "code" and build_site.EXPORTED in src(c)):
+            continue  # defined otherwise (a decorator, a loop): nbdev's placement is kept
+        if not (k >= 0 and build_site.EXPORTED in src(cells[k]) and name in build_site._defs(cells[k])):
+            bad.append((i, name, "not right after the exported cell that defines it"))
+    assert not bad, f"{rel(nb_path)}: reference headings out of order: {bad}"
+
+
+@nb_param
+def test_function_classes_show_forward_and_backward(nb_path, processed):
+    "A `Function` subclass is documented by `forward(ctx, ...)` and `backward(ctx, ...)`, not `Mul(*args, **kwargs)`."
+    nb = processed_nb(processed, nb_path)
+    classes = build_site._function_classes(nb, load_nb(nb_path))
+    bad = [(name, md[:200]) for _, name, md in _show_doc_cells(nb) if name in classes
+           and not (re.search(r"def forward\((cls, )?ctx\b", md) and re.search(r"def backward\((cls, )?ctx\b", md)) or
+           name in classes and "*args, **kwargs" in md]
+    assert not bad, f"{rel(nb_path)}: Function classes without their forward/backward signatures: {bad}"
+
+
+def _reference_text(md_by_key):
+    "{key: [text pandoc leaves outside code]} for several markdown snippets, in one pandoc run."
+    doc = "\n\n".join(f"::: {{#ref-{k}}}\n\n{md}\n\n:::" for k, md in enumerate(md_by_key.values()))
+    ast, _ = pandoc_ast(doc)
+    keys, out = list(md_by_key), {}
+    for el in ast["blocks"]:
+        if el["t"] != "Div": continue
+        ident = el["c"][0][0]
+        if not ident.startswith("ref-"): continue
+        texts = []
+        def visit(x):
+            if x["t"] == "Str": texts.append(x["c"])
+        def walk(x):  # like _walk, but never into code
+            if isinstance(x, list):
+                for i in x: walk(i)
+            elif isinstance(x, dict) and "t" in x and x["t"] not in ("Code", "CodeBlock", "Math", "RawInline", "RawBlock"):
+                visit(x); walk(x.get("c"))
+        walk(el["c"][1])
+        out[keys[int(ident[4:])]] = texts
+    return out
+
+
+@nb_param
+def test_no_stray_markup_in_reference(nb_path, processed):
+    """Docstrings render as markdown (nbdev puts them in `*...*`): a `*` in a docstring (`a * b`, `*args`) breaks
+    the emphasis and shows literally. Write maths and code in backticks. Checked on pandoc's reading of the
+    reference text: no `*` survives outside code."""
+    nb = processed_nb(processed, nb_path)
+    refs = {name: md.split("```", 2)[-1] if md.count("```") >= 2 else md for _, name, md in _show_doc_cells(nb)}
+    refs = {k: v for k, v in refs.items() if v.strip()}
+    if not refs: return
+    bad = {k: "".join(v) for k, v in _reference_text(refs).items() if any("*" in s for s in v)}
+    assert not bad, (f"{rel(nb_path)}: docstrings whose `*` shows literally on the site (write the maths/code in "
+                     f"backticks): {sorted(bad)}\n" + "\n".join(f"  {k}: {refs[k].strip()[:120]!r}" for k in sorted(bad)))
+
+
+@nb_param
+def test_colab_badge_is_inline(nb_path, processed):
+    "Quarto makes a paragraph holding only an image a captioned figure; the badge reaches Quarto as an inline HTML link."
+    if rel(nb_path) in NO_COLAB: return
+    nb = processed_nb(processed, nb_path)
+    badge = [src(c) for c in nb["cells"] if c["cell_type"] == "markdown" and build_site.COLAB_SVG in src(c)]
+    assert badge, "no Colab badge reached Quarto"
+    for b in badge:
+        assert not re.search(r"!\[[^\]]*\]\(" + re.escape(build_site.COLAB_SVG), b), f"badge still a markdown image: {b}"
+        assert re.fullmatch(r'<a href="https://colab\.research\.google\.com/github/[^"]+" class="colab-badge"><img [^>]+></a>', b.strip()), b
+
+
+def test_nbdev_import_warnings():
+    """nbdev's docs processing runs every cell that imports something; a cell that also computes (an
+    expression or an assignment) makes it warn "Found cells containing imports and other code" (and run
+    code it should not). Keep imports in cells of their own; the Colab install cell says `#| eval: false`."""
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval
+    import warnings as w
+    bad = []
+    for p in NOTEBOOKS:
+        for cell in NBProcessor(p).nb.cells:
+            with w.catch_warnings(record=True) as caught:
+                w.simplefilter("always")
+                try: _do_eval(cell)
+                except Exception: pass
+            if any("imports and other code" in str(x.message) for x in caught):
+                bad.append(f"{rel(p)} cell {cell.idx_}: {cell.source.splitlines()[0][:70]!r}")
+    assert not bad, f"{len(bad)} cells mix imports with other code (split each):\n" + "\n".join(bad)
+
+
+def test_outputs_and_code_wrap():
+    "Long outputs wrap instead of being cut at the column's edge, and wrapped code lines keep a hanging indent."
+    css = (ROOT / "styles.css").read_text(encoding="utf-8")
+    rules = {sel.strip(): body for sels, body in re.findall(r"([^{}]+)\{([^{}]*)\}", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+             for sel in sels.split(",")}
+    for sel in (".cell-output pre", ".cell-output-stdout pre", ".cell-output-stderr pre", ".cell-output-error pre"):
+        assert sel in rules and re.search(r"white-space:\s*pre-wrap", rules[sel]), f"styles.css: `{sel}` needs white-space: pre-wrap"
+    line = "div.sourceCode pre code > span"
+    assert line in rules and "text-indent" in rules[line] and "padding-left" in rules[line], \
+        f"styles.css: `{line}` needs a hanging indent (padding-left + negative text-indent)"
+    html = quarto_yml()["format"]["html"]
+    assert html.get("code-overflow") == "wrap"
+    inc = html.get("include-after-body")
+    assert inc and (ROOT / inc).exists() and inc in build_site.ASSETS, \
+        f"{inc} (the per-line hanging indent) must exist at the root and be copied by build_site (ASSETS)"
+
+
 # ---------------------------------------------------------------- the home page's chapter table
 
 import chapter_table  # noqa: E402

@@ -14,13 +14,14 @@ runs it). From `git_url` and `branch` it writes:
   links, the README's links): https://github.com/<owner>/<repo>, colab.research.google.com/github/...,
   raw.githubusercontent.com/<owner>/<repo>/<branch>/..., https://<owner>.github.io/<repo>;
 * the Colab install cell's requirement `course_lib[notebooks] @ git+<git_url>` (the `notebooks` extra
-  brings what the chapters import besides torch: fastprogress, matplotlib, scikit-learn).
+  brings what the chapters import besides torch: fastprogress, matplotlib, scikit-learn), and its
+  `#| eval: false` (nbdev's docs processing then neither runs it nor warns about it).
 
 Links are recognised by their shape with any owner and the repository named `repo` or `lib_name` in
 settings.ini (`--from OLD_OWNER/OLD_REPO` for a fork that also renamed the repository).
 tests/test_site.py fails when a file would change, or when the owner is spelled anywhere else.
 """
-import configparser, re, subprocess, sys
+import configparser, json, re, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +103,23 @@ def rewrite(text, subs, suffix=""):
     return text
 
 
+def install_cell_options(text):
+    """A notebook's Colab install cell (`#| hide`, `if "google.colab" in sys.modules:`) also says `#| eval: false`:
+    nbdev's docs processing runs every cell that imports something, and warns about this one ("Found cells
+    containing imports and other code"); Jupyter, Colab and nbval ignore the option."""
+    try: nb = json.loads(text)
+    except ValueError: return text
+    changed = False
+    for c in nb.get("cells", []):
+        s = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        lines = s.split("\n")
+        if c.get("cell_type") == "code" and lines[:1] == ["#| hide"] and 'if "google.colab" in sys.modules' in s \
+                and "#| eval: false" not in lines:
+            c["source"] = "\n".join(lines[:1] + ["#| eval: false"] + lines[1:]).splitlines(keepends=True)
+            changed = True
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n" if changed else text
+
+
 def plan(root=ROOT, old=None):
     "{path: new text} for every file this would change."
     changes = {}
@@ -117,6 +135,7 @@ def plan(root=ROOT, old=None):
         try: text = f.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError): continue
         new = rewrite(text, subs, f.suffix)
+        if f.suffix == ".ipynb": new = install_cell_options(new)
         if new != text: changes[f] = new
     return changes
 
