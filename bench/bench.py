@@ -5,7 +5,8 @@
     python bench/bench.py --profile  # cProfile of course_lib steps instead of the benchmark
 
 1. course_lib: autograd, nn.Linear, F.cross_entropy, optim.SGD: what a student writes.
-2. hand-written NumPy: forward, manual backward and SGD update, float32, in place where it can be.
+2. hand-written NumPy: forward, manual backward and SGD update, float32, in place where it can be (for the CNN:
+   im2col with stride tricks, one matmul per convolution, col2im in its backward).
    No autograd engine built on NumPy can beat it, so course_lib / NumPy is the engine's overhead.
 3. torch eager on the CPU, with the same number of threads.
 
@@ -26,7 +27,9 @@ STRESS_OPS = 200              # tiny element-wise ops in the stress case
 STRESS_N = 16                 # elements per tensor in the stress case
 IMPLS = ("course_lib", "numpy", "torch")
 NOISY = 1.5                   # a workload whose slowest block is this much slower than its fastest is flagged
-TARGETS = {"mlp_b256": 1.25, "mlp_b32": 1.6, "stress_us_per_op": 15.0, "peak_memory_ratio": 1.5, "leak_mb": 5.0}
+CNN_BATCH = 64                # the digits LeNet: 1x8x8 images, batch 64 (chapter 14)
+TARGETS = {"mlp_b256": 1.25, "mlp_b32": 1.6, "stress_us_per_op": 15.0, "peak_memory_ratio": 1.5, "leak_mb": 5.0,
+           "cnn_b64": 1.3}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -47,6 +50,22 @@ def make_batch(n, sizes=SIZES, seed=1):
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((n, sizes[0]), dtype=np.float32),
             rng.integers(0, sizes[-1], n, dtype=np.int64))
+
+def init_cnn_params(seed=3, channels=(1, 16, 32), hidden=64, classes=10, image=8):
+    """The digits LeNet's weights, torch's default init ranges: [(W, b)] for conv1 (16, 1, 3, 3), conv2 (32, 16, 3, 3),
+    fc1 (64, 128) and fc2 (10, 64). Two 3x3 convolutions (padding 1) and 2x2 max pools take 8x8 to 2x2."""
+    rng = np.random.default_rng(seed)
+    def layer(shape):
+        bound = 1 / np.sqrt(np.prod(shape[1:]))
+        return rng.uniform(-bound, bound, shape).astype(np.float32), rng.uniform(-bound, bound, shape[0]).astype(np.float32)
+    flat = channels[-1] * (image // 4) ** 2
+    return [layer((channels[1], channels[0], 3, 3)), layer((channels[2], channels[1], 3, 3)),
+            layer((hidden, flat)), layer((classes, hidden))]
+
+def make_images(n, seed=4, image=8, classes=10):
+    "A float32 batch of (n, 1, 8, 8) images in [0, 1] (the digits' range) and int64 class targets."
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, 1, image, image)).astype(np.float32), rng.integers(0, classes, n, dtype=np.int64)
 
 def stress_leaves(n=STRESS_N, seed=2):
     "x, a, b, c: the four float32 leaves of the stress chain (all require grad)."
@@ -127,6 +146,90 @@ class NumpyStress:
         return out
 
 
+def _im2col3x3(x, xp=np):
+    "(N, C, H, W) -> (N*H*W, C*9): every 3x3 window (padding 1, stride 1) as a row, channel-major like a conv weight row."
+    N, C, H, W = x.shape
+    xpad = xp.zeros((N, C, H + 2, W + 2), x.dtype)
+    xpad[:, :, 1:-1, 1:-1] = x
+    win = xp.lib.stride_tricks.sliding_window_view(xpad, (3, 3), axis=(2, 3))   # (N, C, H, W, 3, 3), a view
+    return xp.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(N * H * W, C * 9)
+
+def _col2im3x3(cols, shape, xp=np):
+    "The adjoint of _im2col3x3: add each window's 9 values back onto the pixels they came from (overlaps add up)."
+    N, C, H, W = shape
+    c = cols.reshape(N, H, W, C, 3, 3)
+    out = xp.zeros((N, C, H + 2, W + 2), cols.dtype)
+    for i in range(3):
+        for j in range(3):
+            out[:, :, i:i + H, j:j + W] += c[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+    return out[:, :, 1:-1, 1:-1]
+
+def _pool2x2(x):
+    "2x2 max pooling, stride 2: the output and the position (0-3) of each window's first maximum, like torch."
+    N, C, H, W = x.shape
+    win = x.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H // 2, W // 2, 4)
+    arg = win.argmax(-1)
+    return np.take_along_axis(win, arg[..., None], -1)[..., 0], arg
+
+def _unpool2x2(g, arg):
+    "Max pooling's backward: each window's gradient to its winner."
+    N, C, h, w = g.shape
+    cols = (arg[..., None] == np.arange(4)) * g[..., None]                      # (N, C, h, w, 4)
+    return cols.reshape(N, C, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, 2 * h, 2 * w)
+
+
+class NumpyCNN:
+    """The digits LeNet by hand: conv3x3-ReLU-maxpool2 twice (im2col: one matmul per conv), Linear-ReLU-Linear, mean
+    cross-entropy; backward by hand (col2im for the first conv's input is not needed: the images need no gradient),
+    SGD in place. float32 throughout."""
+    def __init__(self, params, lr=LR):
+        self.lr = lr
+        self.params = [(W.copy(), b.copy()) for W, b in params]
+
+    def prepare(self, x, y): return np.asarray(x), np.asarray(y)
+
+    def _conv(self, x, W, b):
+        N, _, H, Wd = x.shape
+        cols = _im2col3x3(x)
+        out = cols @ W.reshape(W.shape[0], -1).T
+        out += b
+        return out.reshape(N, H, Wd, -1).transpose(0, 3, 1, 2), cols     # (N, O, H, W), a view of (N*H*W, O)
+
+    def step(self, x, y):
+        (W1, b1), (W2, b2), (W3, b3), (W4, b4) = self.params
+        n = x.shape[0]
+        c1, cols1 = self._conv(x, W1, b1); np.maximum(c1, 0, out=c1)
+        p1, arg1 = _pool2x2(c1)
+        c2, cols2 = self._conv(p1, W2, b2); np.maximum(c2, 0, out=c2)
+        p2, arg2 = _pool2x2(c2)
+        f = p2.reshape(n, -1)
+        h = f @ W3.T; h += b3; np.maximum(h, 0, out=h)
+        z = h @ W4.T; z += b4
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        loss = (np.log(s[:, 0]) - z[rows, y]).mean()
+        e /= s; e[rows, y] -= 1; e *= 1 / n                                    # dL/dlogits
+        grads = [None] * 4
+        grads[3] = (e.T @ h, e.sum(0))
+        g = e @ W4; g *= h > 0
+        grads[2] = (g.T @ f, g.sum(0))
+        g = _unpool2x2((g @ W3).reshape(p2.shape), arg2); g *= c2 > 0         # through pool 2 and ReLU 2
+        gm = g.transpose(0, 2, 3, 1).reshape(-1, W2.shape[0])                  # (N*H*W, O), rows like cols2
+        grads[1] = ((gm.T @ cols2).reshape(W2.shape), gm.sum(0))
+        g = _col2im3x3(gm @ W2.reshape(W2.shape[0], -1), p1.shape)             # conv 2's input gradient
+        g = _unpool2x2(g, arg1); g *= c1 > 0
+        gm = g.transpose(0, 2, 3, 1).reshape(-1, W1.shape[0])
+        grads[0] = ((gm.T @ cols1).reshape(W1.shape), gm.sum(0))
+        for (W, b), (dW, db) in zip(self.params, grads):
+            dW *= self.lr; W -= dW
+            db *= self.lr; b -= db
+        return loss
+
+    def weights(self): return [(W.copy(), b.copy()) for W, b in self.params]
+
+
 # ----------------------------------------------------------------------------------------------
 # 2. course_lib: what a student writes.
 
@@ -171,6 +274,25 @@ class CourseLibMLP:
         self.opt.step()
         return loss
 
+    def weights(self):
+        ps = [p.detach().cpu().numpy() for p in self.model.parameters()]
+        return list(zip(ps[0::2], ps[1::2]))
+
+
+def lenet(nn):
+    "The digits LeNet of chapter 14, in course_lib (nn = course_lib.nn) or torch (nn = torch.nn)."
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10))
+
+class CourseLibCNN:
+    def __init__(self, params, lr=LR, device="cpu"):
+        T, nn, F, optim = _course_lib()
+        self.T, self.F, self.device = T, F, device
+        self.model = lenet(nn)
+        for p, a in zip(self.model.parameters(), [a for pair in params for a in pair]): _cl_load(p, a, T)
+        self.opt = optim.SGD(self.model.parameters(), lr=lr)
+    prepare, step = CourseLibMLP.prepare, CourseLibMLP.step
     def weights(self):
         ps = [p.detach().cpu().numpy() for p in self.model.parameters()]
         return list(zip(ps[0::2], ps[1::2]))
@@ -230,6 +352,17 @@ class TorchMLP:
         return list(zip(ps[0::2], ps[1::2]))
 
 
+class TorchCNN:
+    def __init__(self, params, lr=LR, device="cpu"):
+        import torch
+        self.torch, self.device = torch, device
+        self.model = lenet(torch.nn).to(device)
+        with torch.no_grad():
+            for p, a in zip(self.model.parameters(), [a for pair in params for a in pair]): p.copy_(torch.from_numpy(a))
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+    prepare, step, weights = TorchMLP.prepare, TorchMLP.step, TorchMLP.weights
+
+
 def TorchStress(leaves, n_ops=STRESS_OPS):
     import torch
     return AutogradStress(torch.tensor, leaves, n_ops)
@@ -243,6 +376,7 @@ def _to_numpy(a): return a.get() if hasattr(a, "get") else np.asarray(a)
 
 MLP_CLASSES = {"course_lib": CourseLibMLP, "numpy": NumpyMLP, "torch": TorchMLP}
 STRESS_CLASSES = {"course_lib": CourseLibStress, "numpy": NumpyStress, "torch": TorchStress}
+CNN_CLASSES = {"course_lib": CourseLibCNN, "numpy": NumpyCNN, "torch": TorchCNN}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -448,6 +582,16 @@ def bench_stress(impls, rounds, block_s, n_ops=STRESS_OPS, settle_s=0.15):
     for s in out.values(): s["us_per_op"] = s["median_s"] / n_ops * 1e6
     return out
 
+def bench_cnn(batch, impls, rounds, block_s, settle_s=0.15):
+    params, (x, y) = init_cnn_params(), make_images(batch)
+    fns = {}
+    for name in impls:
+        m = CNN_CLASSES[name](params)
+        inputs = m.prepare(x, y)
+        fns[name] = (lambda m=m, inputs=inputs: m.step(*inputs))
+    times, k = interleaved(fns, rounds, block_s, settle_s=settle_s)
+    return {name: summarize(times[name], k[name]) for name in fns}
+
 def ratios(res):
     out = {}
     if "course_lib" in res:
@@ -467,9 +611,9 @@ def _mlp_step_builder(cls, batch, sizes=SIZES):
 # What a run does. `make bench` uses "full", `make bench QUICK=1` "quick"; tests/test_bench.py a tiny one.
 PLANS = {
     "full":  dict(rounds=25, block_s=0.1, settle_s=0.15, batches=(32, 256, 1024), sizes=SIZES,
-                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(200, 2000)),
+                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(200, 2000), cnn_batch=CNN_BATCH),
     "quick": dict(rounds=7, block_s=0.04, settle_s=0.15, batches=(32, 256, 1024), sizes=SIZES,
-                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(100, 1000)),
+                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(100, 1000), cnn_batch=CNN_BATCH),
 }
 
 def run(plan, threads, name="full", log=print):
@@ -495,6 +639,13 @@ def _run(plan, threads, name, log):
         res = bench_mlp(batch, impls, rounds, block_s, sizes=sizes, settle_s=settle_s)
         result["workloads"][key] = {"kind": "mlp", "batch": batch, "device": "cpu",
                                     "results": res, "ratios": ratios(res)}
+    if plan.get("cnn_batch"):
+        batch = plan["cnn_batch"]
+        log(f"timing cnn_b{batch} (the digits LeNet, one thread) ...")
+        with set_threads(1):    # its matrices are tiny (at most 4096x144): extra BLAS/OpenMP threads cost more than they save
+            res = bench_cnn(batch, impls, rounds, block_s, settle_s)
+        result["workloads"][f"cnn_b{batch}"] = {"kind": "cnn", "batch": batch, "device": "cpu", "threads": 1,
+                                               "results": res, "ratios": ratios(res)}
     log("timing stress ...")
     res = bench_stress(impls, rounds, block_s, plan["stress_ops"], settle_s)
     result["workloads"]["stress"] = {"kind": "stress", "ops": plan["stress_ops"], "elements": STRESS_N,
@@ -554,6 +705,7 @@ def check_targets(r):
     get = lambda key: w.get(key, {}).get("ratios", {}).get("course_lib/numpy")
     add("MLP b=256 course_lib/numpy", get("mlp_b256"), TARGETS["mlp_b256"], "x")
     add("MLP b=32 course_lib/numpy", get("mlp_b32"), TARGETS["mlp_b32"], "x")
+    add(f"CNN b={CNN_BATCH} course_lib/numpy", get(f"cnn_b{CNN_BATCH}"), TARGETS["cnn_b64"], "x")
     st = w.get("stress", {}).get("results", {}).get("course_lib")
     add("stress: per-op forward+backward", st and st["us_per_op"], TARGETS["stress_us_per_op"], "µs")
     mem = r.get("peak_memory", {}).get("mlp_b256")
@@ -588,7 +740,7 @@ def table(result):
     head = f"{'workload':<20}" + "".join(f"{n:>26}" for n in impls) + f"{'cl/numpy':>10}{'cl/torch':>10}"
     lines += [head, "-" * len(head)]
     for key, w in result["workloads"].items():
-        label = {"stress": f"stress {w.get('ops')} ops"}.get(key, f"MLP b={w.get('batch')}" +
+        label = {"stress": f"stress {w.get('ops')} ops"}.get(key, f"{w['kind'].upper()} b={w.get('batch')}" +
                                                                  (" cuda" if w["device"] != "cpu" else ""))
         row = f"{label:<20}"
         for n in impls:

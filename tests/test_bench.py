@@ -57,3 +57,55 @@ def test_a_whole_run_with_a_tiny_plan(capsys):
     assert "growth_mb" in result["leak"] or "skipped" in result["leak"]
     text = bench.table(result)
     assert "MLP b=256" in text and "stress 8 ops" in text and "targets" in text
+
+
+# ---------------------------------------------------------------- the CNN workload (the digits LeNet)
+def cnn_step(cls, batch=6):
+    params, (x, y) = bench.init_cnn_params(), bench.make_images(batch)
+    model = cls(params)
+    loss = model.step(*model.prepare(x, y))
+    return loss.item(), model.weights()
+
+def test_numpy_cnn_floor_is_float32_and_learns():
+    params = bench.init_cnn_params()
+    assert [W.shape for W, _ in params] == [(16, 1, 3, 3), (32, 16, 3, 3), (64, 128), (10, 64)]
+    loss, weights = cnn_step(bench.NumpyCNN)
+    assert np.isfinite(loss)
+    for (W, b), (W0, b0) in zip(weights, params):
+        assert W.dtype == b.dtype == np.float32
+        assert not np.allclose(W, W0) and not np.allclose(b, b0), "the SGD step should change every layer"
+
+@pytest.mark.parametrize("name", ["course_lib", "torch"])
+def test_cnn_step_matches_the_numpy_floor(name):
+    ref_loss, ref_weights = cnn_step(bench.NumpyCNN, batch=16)
+    loss, weights = cnn_step(bench.CNN_CLASSES[name], batch=16)
+    assert np.isclose(loss, ref_loss, **TOL), (loss, ref_loss)
+    for (W, b), (rW, rb) in zip(weights, ref_weights):
+        assert W.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(W, rW, **TOL)
+        np.testing.assert_allclose(b, rb, **TOL)
+
+def test_numpy_im2col_col2im_are_adjoint_and_pooling_picks_the_first_maximum():
+    torch = pytest.importorskip("torch", reason="torch is the reference for the floor's helpers")
+    rng = np.random.default_rng(0)
+    x, c = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2 * 5 * 4, 3 * 9))
+    assert np.isclose((bench._im2col3x3(x) * c).sum(), (x * bench._col2im3x3(c, x.shape)).sum())   # <Ax, c> = <x, A'c>
+    w = rng.standard_normal((6, 3, 3, 3))
+    ours = (bench._im2col3x3(x) @ w.reshape(6, -1).T).reshape(2, 5, 4, 6).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(ours, torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy(), rtol=1e-10)
+    ties = np.array([[[[1.0, 3.0, 0.0, 0.0], [3.0, 2.0, 0.0, 0.0]]]])         # a tie at 3 and an all-zero window
+    out, arg = bench._pool2x2(ties)
+    t = torch.tensor(ties, requires_grad=True)
+    torch.nn.functional.max_pool2d(t, 2).backward(torch.ones(1, 1, 1, 2))
+    assert out.tolist() == [[[[3.0, 0.0]]]]
+    np.testing.assert_array_equal(bench._unpool2x2(np.ones((1, 1, 1, 2)), arg), t.grad.numpy())
+
+def test_a_run_includes_the_cnn_workload_and_its_target():
+    plan = dict(rounds=2, block_s=0.002, settle_s=0.0, batches=(32,), sizes=SIZES, stress_ops=8,
+                gpu_batch=64, leak_steps=(2, 5), cnn_batch=8)
+    result = bench.run(plan, threads=1, name="tiny", log=lambda msg: None)
+    w = result["workloads"]["cnn_b8"]
+    assert w["kind"] == "cnn" and w["threads"] == 1 and set(w["results"]) == {"course_lib", "numpy", "torch"}
+    assert set(w["ratios"]) == {"course_lib/numpy", "course_lib/torch"}
+    assert "CNN b=8" in bench.table(result)
+    assert any(t["target"] == f"CNN b={bench.CNN_BATCH} course_lib/numpy" for t in result["targets"])
