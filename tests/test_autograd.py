@@ -434,7 +434,9 @@ def test_gradcheck_passes_on_correct_ops(name):
 def test_gradcheck_detects_a_wrong_gradient():
     Function = _function_class()
 
-    class WrongSin(Function):
+    class WrongSin(Function):            # course_lib's own-op contract: arrays in forward and backward
+        _arrays = True
+
         @staticmethod
         def forward(ctx, a):
             ctx.save_for_backward(a)
@@ -445,9 +447,22 @@ def test_gradcheck_detects_a_wrong_gradient():
             (a,) = ctx.saved_tensors
             return g * _xp(a).cos(a) * 1.5  # wrong by a factor 1.5
 
+    class WrongSinTorchStyle(Function):  # torch's contract: Tensors
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a.sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * a.cos() * 1.5
+
     x = cl.tensor([0.1, 0.7, -1.2], dtype=cl.float64, requires_grad=True)
     with pytest.raises(RuntimeError):
         cl.gradcheck(lambda t: WrongSin.apply(t), (x,))
+    with pytest.raises(RuntimeError):
+        cl.gradcheck(lambda t: WrongSinTorchStyle.apply(t), (x,))
 
 
 def _xp(a):
@@ -477,7 +492,7 @@ def test_custom_function_like_torch(device):
 
     cx, tx = paired([0.5, -1.0, 2.0], device=device, requires_grad=True)
     cy = Cube.apply(cx, 2.0)
-    assert "CubeBackward0" in repr(cy.grad_fn)
+    assert "CubeBackward" in repr(cy.grad_fn)
     cy.sum().backward()
     (2.0 * tx ** 3).sum().backward()
     assert_same_tensor(cy.detach(), (2.0 * tx ** 3).detach())
@@ -524,7 +539,7 @@ def test_invariant_wrong_shape_names_the_op(device):
     with pytest.raises(RuntimeError) as err:
         y.sum().backward()
     msg = str(err.value)
-    assert "ForgetfulAddBackward0" in msg
+    assert "ForgetfulAddBackward" in msg
     assert "index 1" in msg
     assert "[3, 4]" in msg and "[4]" in msg
 
@@ -539,12 +554,12 @@ def test_invariant_wrong_dtype_names_the_op(device):
 
         @staticmethod
         def backward(ctx, g):
-            return (g * 2).astype("float64")  # input is float32
+            return (g * 2).double()  # input is float32
 
     cx, _ = paired([1.0, 2.0], dtype="float32", device=device, requires_grad=True)
     with pytest.raises(RuntimeError) as err:
         Upcast.apply(cx).sum().backward()
-    assert "UpcastBackward0" in str(err.value)
+    assert "UpcastBackward" in str(err.value)
 
 
 def test_invariant_catches_error_in_middle_of_graph(device):
@@ -553,7 +568,7 @@ def test_invariant_catches_error_in_middle_of_graph(device):
     class BadSum(Function):
         @staticmethod
         def forward(ctx, a):
-            return a.sum(axis=1)
+            return a.sum(1)
 
         @staticmethod
         def backward(ctx, g):
@@ -563,5 +578,5 @@ def test_invariant_catches_error_in_middle_of_graph(device):
     y = BadSum.apply(cx.exp()) * 2
     with pytest.raises(RuntimeError) as err:
         y.sum().backward()
-    assert "BadSumBackward0" in str(err.value)
+    assert "BadSumBackward" in str(err.value)
     assert "index 0" in str(err.value)
