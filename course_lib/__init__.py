@@ -17,7 +17,7 @@ from ._tensor import Size, Tensor, tensor, detach
 from ._creation import *
 from ._broadcasting import broadcast_shapes
 from . import _tensor_str, autograd   # the repr; the engine (`cl.autograd.Function`)
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled
 from ._arithmetic import *
 from ._conversion import *
 from ._draw import draw
