@@ -22,7 +22,7 @@ help:
 	@echo "make test    run all tests: pytest tests/ + nbval over every notebook"
 	@echo "make nbs     re-run notebooks and store their outputs (NB=nbs/01_tensor.ipynb for one)"
 	@echo "make export  notebooks -> course_lib/ (nbdev's exporter, tools/export.py)"
-	@echo "make clean   strip volatile notebook metadata, keep outputs, renumber counts"
+	@echo "make clean   before committing: links from settings.ini, nbval markers into tags, chapter table, metadata"
 	@echo "make site    build the website with Quarto into _site/"
 	@echo "make bench   benchmark course_lib vs NumPy vs torch (QUICK=1 for a short run)"
 
