@@ -155,7 +155,7 @@ def _pad_last(mask, n=1):
     "A float mask with n more key columns that are not masked (for bias_k/bias_v and add_zero_attn)."
     return None if mask is None else cat([mask, zeros(mask.shape[:-1] + (n,), dtype=mask.dtype, device=mask.device)], -1)
 
-# %% ../../nbs/18_attention.ipynb #b6a60653
+# %% ../../nbs/18_attention.ipynb #d9dcff31
 class MultiheadAttention(Module):
     "`num_heads` attention heads side by side over `embed_dim` features, with torch's parameters (`in_proj_weight`, `in_proj_bias`, `out_proj`)"
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
@@ -204,24 +204,30 @@ class MultiheadAttention(Module):
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
                                "`generate_square_subsequent_mask` to create this mask.")
         batched = query.ndim == 3
-        if not batched: query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        def batch_first(t, same):
+            "t as (N, T, features): one view per distinct input, so that `query is key is value` survives"
+            if same is not None: return same
+            if not batched: return t.unsqueeze(0)
+            return t if self.batch_first else t.transpose(0, 1)
+        q_in = batch_first(query, None)
+        k_in = batch_first(key, q_in if key is query else None)
+        v_in = batch_first(value, k_in if value is key else None)
         if key_padding_mask is not None and not batched: key_padding_mask = key_padding_mask.unsqueeze(0)
-        if self.batch_first and batched: query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        L, N, E = query.shape
+        N, L, E = q_in.shape
         H, D = self.num_heads, self.head_dim
         b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim and query is key and key is value:      # self-attention: one product for q, k and v
-            qkv = linear(query, self.in_proj_weight, b)
+        if self._qkv_same_embed_dim and q_in is k_in and k_in is v_in:   # self-attention: one product for q, k and v
+            qkv = linear(q_in, self.in_proj_weight, b)
             q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
         else:
             W = self.in_proj_weight
             wq, wk, wv = (W[:E], W[E:2 * E], W[2 * E:]) if self._qkv_same_embed_dim else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-            q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
-        S = k.shape[0]
+            bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+            q, k, v = linear(q_in, wq, bq), linear(k_in, wk, bk), linear(v_in, wv, bv)
+        S = k.shape[1]
         mask = _mha_masks(self, attn_mask, key_padding_mask, q, N, L, S)
-        # to (N, H, L or S, D): split the features into heads
-        q, k, v = (t.transpose(0, 1).reshape(N, t.shape[0], H, D).transpose(1, 2) for t in (q, k, v))
+        # (N, T, E) to (N, H, T, D): split the features into heads, and put the heads next to the batch
+        q, k, v = (t.reshape(N, t.shape[1], H, D).transpose(1, 2) for t in (q, k, v))
         if self.bias_k is not None:
             k = cat([k, self.bias_k.view(1, H, 1, D).expand(N, H, 1, D)], 2)
             v = cat([v, self.bias_v.view(1, H, 1, D).expand(N, H, 1, D)], 2)
@@ -240,10 +246,10 @@ class MultiheadAttention(Module):
         else:
             out = scaled_dot_product_attention(q, k, v, mask, p)
             weights = None
-        out = self.out_proj(out.transpose(1, 2).reshape(N, L, E)).transpose(0, 1)      # back to (L, N, E)
-        if self.batch_first and batched: out = out.transpose(0, 1)
+        out = self.out_proj(out.transpose(1, 2).reshape(N, L, E))        # the heads side by side again, mixed by out_proj
+        if batched and not self.batch_first: out = out.transpose(0, 1)   # back to (L, N, E)
         if weights is not None and average_attn_weights: weights = weights.mean(1)
         if not batched:
-            out = out.squeeze(1)
+            out = out.squeeze(0)
             if weights is not None: weights = weights.squeeze(0)
         return out, weights
