@@ -8,7 +8,9 @@ __all__ = ['EXERCISES', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbyte
            'matmul_backward', 'mean_backward', 'softmax', 'softmax_backward', 'index_backward', 'log_softmax',
            'cross_entropy', 'cross_entropy_backward', 'linear', 'numerical_grad', 'jacobian', 'my_gradcheck',
            'count_parameters', 'init_linear_', 'dropout', 'sgd_momentum_step', 'adam_step', 'rmsprop', 'batch_indices',
-           'accuracy', 'train_step', 'apply_to_tensors', 'check_same_device', 'matmul_flops', 'softplus_function']
+           'accuracy', 'train_step', 'apply_to_tensors', 'check_same_device', 'matmul_flops', 'softplus_function',
+           'conv2d_loops', 'col2im', 'max_pool_backward', 'conv_output_shape', 'confusion_matrix', 'evaluate',
+           'batch_norm_forward', 'batch_norm_backward', 'running_stats']
 
 # %% ../nbs/12_exercises.ipynb #de0ba3dd
 import functools, inspect, math, operator, textwrap, types, warnings
@@ -55,6 +57,15 @@ EXERCISES = [
     ("10.2", "10_devices", "Same device or an error", "check_same_device"),
     ("10.3", "10_devices", "Counting the FLOPs of a matmul", "matmul_flops"),
     ("11.1", "11_custom_function", "A `Softplus` Function", "softplus_function"),
+    ("13.1", "13_convolution", "Convolution by four loops", "conv2d_loops"),
+    ("13.2", "13_convolution", "im2col's backward: col2im", "col2im"),
+    ("13.3", "13_convolution", "Max pooling's backward, at ties", "max_pool_backward"),
+    ("14.1", "14_cnn", "The shape a convolution outputs", "conv_output_shape"),
+    ("14.2", "14_cnn", "A confusion matrix", "confusion_matrix"),
+    ("14.3", "14_cnn", "Evaluating a model", "evaluate"),
+    ("15.1", "15_normalization", "Batch norm's forward", "batch_norm_forward"),
+    ("15.2", "15_normalization", "Batch norm's backward", "batch_norm_backward"),
+    ("15.3", "15_normalization", "The running statistics", "running_stats"),
 ]
 
 # %% ../nbs/12_exercises.ipynb #d45ef227
@@ -886,7 +897,7 @@ def _rmsprop_cases(rng):
         for steps in range(5): yield {"options": kw or "the defaults", "steps": steps, "_kw": kw, "_p0s": p0s, "_grads": grads[:steps]}
 
 def _rmsprop_reference(_kw, _p0s, _grads, **_):
-    "torch's RMSprop update (course_lib.optim has none: this is the exercise), in NumPy."
+    "torch's RMSprop update, written out in NumPy: an independent reference (course_lib.optim.RMSprop, checked against torch, computes the same)."
     lr, alpha, eps = _kw.get("lr", 0.01), _kw.get("alpha", 0.99), _kw.get("eps", 1e-8)
     ps, vs = [p.copy() for p in _p0s], [np.zeros_like(p) for p in _p0s]
     for gs in _grads:
@@ -1083,3 +1094,192 @@ def _softplus(t):
            "The derivative of softplus is sigmoid(a) (computed stably), times the incoming gradient."))
 def softplus_function(Func):
     "Check exercise 11.1: `Func`, a course_lib `Function` computing softplus(a) = log(1 + exp(a)), stable for ±1e4."
+
+# %% ../nbs/12_exercises.ipynb #0e7dc4c8
+def _conv_cases(rng):
+    "Shapes, strides and paddings, with a bias; one case with a 2x3 kernel and one with more output than input channels."
+    for n, c, h, w, o, k, stride, padding in [(1, 1, 4, 4, 1, (2, 2), 1, 0), (2, 3, 5, 6, 4, (3, 3), 1, 1), (1, 2, 7, 7, 3, (3, 3), 2, 0),
+                                                (2, 2, 6, 5, 5, (2, 3), 2, 1), (1, 3, 5, 5, 2, (1, 1), 1, 0), (1, 1, 6, 6, 2, (3, 3), 3, 2)]:
+        yield {"x": rng.standard_normal((n, c, h, w)), "w": rng.standard_normal((o, c, *k)), "b": rng.standard_normal(o),
+               "stride": stride, "padding": padding}
+
+def _conv_reference(x, w, b, stride, padding):
+    return _np(cl.nn.functional.conv2d(cl.tensor(x), cl.tensor(w), cl.tensor(b), stride=stride, padding=padding))
+
+@_checks(_conv_cases, _conv_reference, judge=_close_to("output", rtol=1e-7, atol=1e-10), seed=30,
+    hints=("Each output pixel is a sum over the input channels and the kernel's rows and columns; where does its window start?",
+           "Pad the input with zeros first; the window of output (i, j) starts at row i·stride and column j·stride, and the "
+           "output has (H + 2·padding − kh) // stride + 1 rows.",
+           "out[n, o, i, j] = b[o] + Σ_c Σ_p Σ_q x_padded[n, c, i·stride + p, j·stride + q] · w[o, c, p, q]: no flipping of w."))
+def conv2d_loops(fn):
+    "Check exercise 13.1, `fn(x, w, b, stride, padding)`: torch's conv2d (a cross-correlation) of NumPy arrays, by loops."
+
+def _col2im_cases(rng):
+    "Overlapping windows (stride below the kernel), windows that just touch, gaps, and a non-square kernel."
+    for n, c, h, w, k, s in [(1, 1, 3, 3, (2, 2), (1, 1)), (2, 2, 5, 5, (3, 3), (1, 1)), (1, 2, 6, 6, (2, 2), (2, 2)),
+                             (1, 1, 7, 7, (3, 3), (2, 2)), (2, 1, 5, 6, (2, 3), (1, 2)), (1, 1, 7, 5, (2, 2), (3, 2))]:
+        ho, wo = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+        yield {"cols": rng.standard_normal((n, c, ho, wo, *k)), "x_shape": (n, c, h, w), "stride": s}
+
+def _col2im_reference(cols, x_shape, stride):
+    from course_lib.nn._conv import _col2im    # chapter 13's own, proven by conv2d's gradients against torch
+    return _col2im(cols, x_shape, stride)
+
+@_checks(_col2im_cases, _col2im_reference, judge=_close_to("image gradient", rtol=1e-7, atol=1e-10), seed=31,
+    hints=("A pixel that several windows read gets a gradient from each of them.",
+           "Start from zeros of `x_shape`; window (i, j) covers rows i·sh ... i·sh + kh − 1 and columns j·sw ... j·sw + kw − 1.",
+           "out[:, :, i*sh:i*sh+kh, j*sw:j*sw+kw] += cols[:, :, i, j]: add, don't assign (overlapping windows share pixels)."))
+def col2im(fn):
+    "Check exercise 13.2, `fn(cols, x_shape, stride)`: the image gradient from the windows' gradients `cols` (N, C, Ho, Wo, kh, kw)."
+
+def _pool_cases(rng):
+    "Random values, then small integers (many ties, all-equal windows), with and without overlapping windows."
+    for shape, k, s, ties in [((1, 1, 4, 4), 2, 2, False), ((2, 3, 6, 6), 2, 2, True), ((1, 2, 5, 5), 3, 2, False),
+                              ((1, 1, 7, 7), 3, 2, True), ((1, 1, 4, 4), 2, 1, True), ((2, 1, 3, 3), 3, 3, True)]:
+        x = rng.integers(0, 3, shape).astype(np.float64) if ties else rng.standard_normal(shape)
+        ho = (shape[2] - k) // s + 1
+        yield {"x": x, "grad": rng.standard_normal((*shape[:2], ho, (shape[3] - k) // s + 1)), "kernel_size": k, "stride": s}
+
+@_checks(_pool_cases, judge=_close_to("x.grad", rtol=1e-7, atol=1e-10), seed=32,
+    reference=lambda x, grad, kernel_size, stride: _grads(lambda t: cl.nn.functional.max_pool2d(t, kernel_size, stride), x, grad=grad)[0],
+    hints=("Only the pixel that gave a window its maximum gets that window's gradient; what if two pixels tie?",
+           "At a tie torch picks the first maximum in the window, in row-major order (np.argmax does the same); windows that "
+           "overlap can pick the same pixel.",
+           "For each window: (p, q) = divmod(argmax of the flattened window, kernel_size); dx[n, c, i·s + p, j·s + q] += grad[n, c, i, j]."))
+def max_pool_backward(fn):
+    "Check exercise 13.3, `fn(x, grad, kernel_size, stride)`: max_pool2d's input gradient, ties going to the first maximum like torch."
+
+# %% ../nbs/12_exercises.ipynb #639ec810
+def _shape_cases(rng):
+    for shape, out, k, stride, padding, dilation in [((1, 1, 8, 8), 16, 3, 1, 1, 1), ((64, 16, 4, 4), 32, 3, 1, 1, 1),
+            ((2, 3, 28, 28), 6, 5, 1, 0, 1), ((1, 3, 32, 32), 8, 3, 2, 1, 1), ((4, 1, 7, 9), 2, 3, 2, 0, 1),
+            ((1, 2, 10, 10), 4, 3, 1, 2, 2), ((3, 3, 5, 5), 1, 5, 1, 0, 1), ((1, 1, 9, 6), 3, 2, 3, 1, 1)]:
+        yield {"shape": shape, "out_channels": out, "kernel_size": k, "stride": stride, "padding": padding, "dilation": dilation}
+
+def _shape_reference(shape, out_channels, kernel_size, stride, padding, dilation):
+    w = cl.zeros(out_channels, shape[1], kernel_size, kernel_size)
+    return tuple(cl.nn.functional.conv2d(cl.zeros(*shape), w, stride=stride, padding=padding, dilation=dilation).shape)
+
+@_checks(_shape_cases, _shape_reference, seed=33,
+    call=lambda fn, **kw: (lambda r: tuple(r) if isinstance(r, (list, tuple)) else r)(fn(**kw)), judge=_equal_to("shape"),
+    hints=("The batch size stays; the channels become out_channels; each spatial size follows one formula.",
+           "Padding adds `padding` on both sides; a dilated kernel spans dilation·(k − 1) + 1 pixels; the windows start every "
+           "`stride` pixels.",
+           "H_out = (H + 2·padding − dilation·(k − 1) − 1) // stride + 1, and the same for W."))
+def conv_output_shape(fn):
+    "Check exercise 14.1, `fn(shape, out_channels, kernel_size, stride, padding, dilation)`: the (N, C, H, W) shape a Conv2d outputs."
+
+def _confusion_cases(rng):
+    "Hand-made ones (a perfect classifier, one that always answers 0), then random predictions with many repeated pairs."
+    yield {"pred": np.array([0, 1, 2, 1]), "target": np.array([0, 1, 2, 1]), "num_classes": 3}
+    yield {"pred": np.zeros(5, dtype=np.int64), "target": np.array([0, 1, 1, 2, 0]), "num_classes": 3}
+    yield {"pred": np.array([1, 0]), "target": np.array([0, 0]), "num_classes": 4}
+    for n, k in [(50, 3), (200, 10), (7, 2)]:
+        yield {"pred": rng.integers(0, k, n), "target": rng.integers(0, k, n), "num_classes": k}
+
+def _confusion_reference(pred, target, num_classes):
+    "Counted with course_lib: one-hot rows of the targets, transposed, times one-hot rows of the predictions."
+    oh = lambda v: cl.nn.functional.one_hot(cl.tensor(v), num_classes)
+    return _np(oh(target).T @ oh(pred))
+
+@_checks(_confusion_cases, _confusion_reference, seed=34, judge=_close_to("matrix", rtol=0, atol=0),
+    hints=("Row = the true class, column = the predicted class, and each entry counts samples.",
+           "A (num_classes, num_classes) array of zeros, then one count per sample; careful with NumPy's `m[t, p] += 1` on "
+           "arrays: a pair that repeats is counted once.",
+           "np.add.at(m, (target, pred), 1), or a loop over the samples, or np.bincount(target * num_classes + pred, "
+           "minlength=num_classes**2).reshape(num_classes, num_classes)."))
+def confusion_matrix(fn):
+    "Check exercise 14.2, `fn(pred, target, num_classes)`: the counts m[true, predicted] as an integer array (NumPy inputs)."
+
+def _eval_cases(rng):
+    "A model with dropout and batch norm, left in training mode with trained-looking running statistics; sizes that leave a ragged last batch."
+    nn = cl.nn
+    for n, batch_size in [(50, 16), (50, 50), (23, 5), (10, 64)]:
+        cl.manual_seed(int(rng.integers(0, 1000)))
+        model = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.5), nn.Linear(12, 3))
+        with cl.no_grad():
+            model[1].running_mean.copy_(cl.tensor(rng.standard_normal(12).astype(np.float32)))
+            model[1].running_var.copy_(cl.tensor(rng.uniform(0.5, 2.0, 12).astype(np.float32)))
+        X, y = rng.standard_normal((n, 6)).astype(np.float32), rng.integers(0, 3, n)
+        yield {"samples": n, "batch_size": batch_size, "_model": model, "_X": X, "_y": y}
+
+def _eval_reference(_model, _X, _y, **_):
+    m = _model.eval()
+    with cl.no_grad(): acc = float((m(cl.tensor(_X)).argmax(1) == cl.tensor(_y)).float().mean().item())
+    _model.train()
+    return acc
+
+def _eval_call(fn, _model, _X, _y, batch_size, **_):
+    before = {k: _np(v).copy() for k, v in _model.state_dict().items()}
+    cl.manual_seed(0)
+    got = fn(_model, cl.tensor(_X), cl.tensor(_y), batch_size)
+    return got, _model.training, all(np.array_equal(before[k], _np(v)) for k, v in _model.state_dict().items())
+
+def _eval_judge(c, got, expected, **_):
+    acc, training, unchanged = got
+    if not unchanged: return c.fail("unchanged running statistics", "changed", "the model ran in training mode: batch norm updated its running statistics.", "model")
+    try: acc = float(_np(acc))
+    except Exception: return c.fail(expected, acc, "return the accuracy as a number.", "accuracy")
+    if not _close(c, acc, np.float64(expected), "accuracy", rtol=1e-6, atol=1e-6,
+                  hint="count the correct predictions over all samples, then divide once: the last batch may be smaller."): return False
+    return training or c.fail("the model back in training mode", "left in eval mode", "call model.train() before returning: leave the model as you found it.", "model")
+
+@_checks(_eval_cases, _eval_reference, call=_eval_call, judge=_eval_judge, seed=35,
+    hints=("Dropout and batch norm behave differently while training; and no gradient is needed to evaluate.",
+           "model.eval() and cl.no_grad() around the loop over batches; count correct predictions over all samples; "
+           "then model.train() again.",
+           "correct += (model(X[i:i+bs]).argmax(1) == y[i:i+bs]).sum().item() for i in range(0, N, bs); return correct / N."))
+def evaluate(fn):
+    "Check exercise 14.3, `fn(model, X, y, batch_size)`: the accuracy over (X, y) in batches, in eval mode without a graph, the model left in training mode."
+
+# %% ../nbs/12_exercises.ipynb #ed98bd59
+def _bn_cases(rng, backward=False):
+    "(N, C) features and (N, C, H, W) images, channels of very different scales, a larger eps; the backward's get an output gradient."
+    for shape, eps in [((4, 3), 1e-5), ((8, 2), 1e-5), ((3, 2, 4, 4), 1e-5), ((5, 4), 0.1), ((2, 3, 2, 3), 1e-3)]:
+        scale = np.exp(rng.standard_normal(shape[1])).reshape((1, -1) + (1,) * (len(shape) - 2))
+        case = {"x": rng.standard_normal(shape) * scale + 1.0, "gamma": rng.standard_normal(shape[1])}
+        case.update({"grad": rng.standard_normal(shape)} if backward else {"beta": rng.standard_normal(shape[1])})
+        yield case | {"eps": eps}
+
+def _bn(x, gamma, beta, eps): return cl.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+
+@_checks(_bn_cases, lambda x, gamma, beta, eps: _np(_bn(cl.tensor(x), cl.tensor(gamma), cl.tensor(beta), eps)),
+    judge=_close_to("output", rtol=1e-7, atol=1e-10), seed=36,
+    hints=("Each channel (dim 1) is standardized with the statistics of this batch, over every other dimension.",
+           "Mean and variance over axis 0 (and 2, 3 for images), keepdims=True; the variance divides by m, not m − 1; eps "
+           "goes inside the square root.",
+           "gamma * (x − mean) / sqrt(var + eps) + beta, with gamma and beta reshaped to (1, C, 1, 1) for images."))
+def batch_norm_forward(fn):
+    "Check exercise 15.1, `fn(x, gamma, beta, eps)`: batch norm in training mode, NumPy arrays, x of shape (N, C) or (N, C, H, W)."
+
+def _bn_grads(x, gamma, grad, eps):
+    "dx and dgamma through course_lib's batch norm, and dbeta (which needs a bias, any bias: 0)."
+    dx, dgamma = _grads(lambda a, g: _bn(a, g, None, eps), x, gamma, grad=grad)
+    return dx, dgamma, _grads(lambda b: _bn(cl.tensor(x), None, b, eps), np.zeros_like(gamma), grad=grad)[0]
+
+@_checks(lambda rng: _bn_cases(rng, backward=True), _bn_grads,
+    judge=_close_each("dx", "dgamma", "dbeta", tols={"dx": dict(rtol=1e-6, atol=1e-9)}), seed=36,
+    hints=("x_i reaches the loss three ways: through its own x̂_i, and through the mean and the variance that every x̂_j uses.",
+           "With ĝ = gamma·grad and s = sqrt(var + eps): the term through the mean removes ĝ's mean over the batch axes, the "
+           "term through the variance removes x̂ times the mean of ĝ·x̂.",
+           "dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / s, means over the batch axes (keepdims); dgamma = Σ grad·x̂, dbeta = Σ grad."))
+def batch_norm_backward(fn):
+    "Check exercise 15.2, `fn(x, gamma, grad, eps)`: the gradients (dx, dgamma, dbeta) of training-mode batch norm, NumPy arrays."
+
+def _stats_cases(rng):
+    for shape, momentum in [((4, 3), 0.1), ((2, 3), 0.5), ((3, 2, 4, 4), 0.1), ((6, 2), 1.0), ((5, 4), 0.01)]:
+        yield {"running_mean": rng.standard_normal(shape[1]), "running_var": rng.uniform(0.5, 2.0, shape[1]),
+               "x": rng.standard_normal(shape) * 2 + 1, "momentum": momentum}
+
+def _stats_reference(running_mean, running_var, x, momentum):
+    rm, rv = cl.tensor(running_mean), cl.tensor(running_var)
+    cl.nn.functional.batch_norm(cl.tensor(x), rm, rv, training=True, momentum=momentum)
+    return _np(rm), _np(rv)
+
+@_checks(_stats_cases, _stats_reference, seed=37, judge=_close_each("running_mean", "running_var", tols={"running_var": dict(rtol=1e-7, atol=1e-10)}),
+    hints=("A moving average: mostly the old value, a little (momentum) of this batch's statistic.",
+           "new = (1 − momentum)·old + momentum·batch statistic, per channel, statistics over every axis but 1; torch "
+           "updates the variance with the *unbiased* batch variance.",
+           "m = x.size // C values per channel; the batch variance is x.var(axes) · m / (m − 1)."))
+def running_stats(fn):
+    "Check exercise 15.3, `fn(running_mean, running_var, x, momentum)`: the running statistics after one training step, as (mean, var)."

@@ -34,10 +34,10 @@ def sigmoid_backward(x, grad):
     s = _sig(x)
     return grad * s * (1 - s)
 
-class Tanh(cl.autograd.Function):
+class Tanh(cl.autograd.Function):      # torch's contract: forward and backward see Tensors (chapter 11)
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(a); ctx.save_for_backward(out); return out
+        out = a.tanh(); ctx.save_for_backward(out); return out
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors; return g * (1 - out * out)
@@ -229,12 +229,183 @@ class Softplus(cl.autograd.Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+        return a.clamp(min=0) + (-a.abs()).exp().log1p()
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors
-        e = np.exp(-np.abs(a))
-        return g * np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return g * a.sigmoid()
+
+
+# ---------------------------------------------------------------- chapter 13
+def conv2d_loops(x, w, b, stride, padding):
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho, Wo = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    out = np.zeros((N, O, Ho, Wo))
+    for n in range(N):
+        for o in range(O):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, o, i, j] = (xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] * w[o]).sum() + b[o]
+    return out
+
+def _conv_flipped(x, w, b, stride, padding): return conv2d_loops(x, w[:, :, ::-1, ::-1], b, stride, padding)
+def _conv_no_bias(x, w, b, stride, padding): return conv2d_loops(x, w, np.zeros_like(b), stride, padding)
+def _conv_pad_one_side(x, w, b, stride, padding):
+    p = ((0, 0), (0, 0), (padding, 0), (padding, 0))
+    return conv2d_loops(np.pad(x, p), w, b, stride, 0)
+
+def col2im(cols, x_shape, stride):
+    N, C, Ho, Wo, kh, kw = cols.shape
+    sh, sw = stride
+    out = np.zeros(x_shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += cols[:, :, i, j]
+    return out
+
+def _col2im_assigns(cols, x_shape, stride):
+    N, C, Ho, Wo, kh, kw = cols.shape
+    out = np.zeros(x_shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i * stride[0]:i * stride[0] + kh, j * stride[1]:j * stride[1] + kw] = cols[:, :, i, j]   # overwrites overlaps
+    return out
+
+def _col2im_stride_one(cols, x_shape, stride): return col2im(cols, x_shape, (1, 1))
+def _pool_backward(x, grad, k, s, pick):
+    N, C, Ho, Wo = grad.shape
+    dx = np.zeros_like(x)
+    for i in range(Ho):
+        for j in range(Wo):
+            win = x[:, :, i * s:i * s + k, j * s:j * s + k]
+            dx[:, :, i * s:i * s + k, j * s:j * s + k] += pick(win) * grad[:, :, i, j][..., None, None]
+    return dx
+
+def _first_max(win):
+    flat = win.reshape(*win.shape[:2], -1)
+    return (np.arange(flat.shape[-1]) == flat.argmax(-1)[..., None]).reshape(win.shape)
+
+def max_pool_backward(x, grad, kernel_size, stride): return _pool_backward(x, grad, kernel_size, stride, _first_max)
+def _pool_all_ties(x, grad, k, s): return _pool_backward(x, grad, k, s, lambda w: w == w.max((2, 3), keepdims=True))
+def _pool_last_tie(x, grad, k, s): return _pool_backward(x, grad, k, s, lambda w: _first_max(w[:, :, ::-1, ::-1])[:, :, ::-1, ::-1])
+def _pool_shared_ties(x, grad, k, s):
+    m = lambda w: w == w.max((2, 3), keepdims=True)
+    return _pool_backward(x, grad, k, s, lambda w: m(w) / m(w).sum((2, 3), keepdims=True))
+def _pool_assigns(x, grad, k, s):
+    N, C, Ho, Wo = grad.shape
+    dx = np.zeros_like(x)
+    for i in range(Ho):
+        for j in range(Wo):
+            sl = (slice(None), slice(None), slice(i * s, i * s + k), slice(j * s, j * s + k))
+            dx[sl] = np.where(_first_max(x[sl]), grad[:, :, i, j][..., None, None], dx[sl])   # overwrites instead of adding
+    return dx
+
+# ---------------------------------------------------------------- chapter 14
+def conv_output_shape(shape, out_channels, kernel_size, stride, padding, dilation):
+    N, C, H, W = shape
+    size = lambda n: (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    return (N, out_channels, size(H), size(W))
+
+def _shape_mistake(f):
+    def fn(shape, out_channels, kernel_size, stride, padding, dilation):
+        return (shape[0], out_channels, f(shape[2], kernel_size, stride, padding, dilation), f(shape[3], kernel_size, stride, padding, dilation))
+    return fn
+
+def confusion_matrix(pred, target, num_classes):
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (target, pred), 1)
+    return m
+
+def _confusion_fancy(pred, target, num_classes):
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    m[target, pred] += 1          # a repeated (target, pred) pair is counted once
+    return m
+
+def evaluate(model, X, y, batch_size):
+    model.eval()
+    correct = 0
+    with cl.no_grad():
+        for i in range(0, len(X), batch_size):
+            correct += (model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    model.train()
+    return correct / len(X)
+
+def _eval_no_eval(model, X, y, batch_size):
+    with cl.no_grad():
+        correct = sum((model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item() for i in range(0, len(X), batch_size))
+    return correct / len(X)
+
+def _eval_batch_means(model, X, y, batch_size):
+    model.eval()
+    with cl.no_grad():
+        accs = [(model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).float().mean().item() for i in range(0, len(X), batch_size)]
+    model.train()
+    return sum(accs) / len(accs)
+
+def _eval_stays_eval(model, X, y, batch_size):
+    r = evaluate(model, X, y, batch_size); model.eval(); return r
+
+# ---------------------------------------------------------------- chapter 15
+def _bn_axes(x): return (0,) + tuple(range(2, x.ndim))
+def _per_channel(v, x): return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+def batch_norm_forward(x, gamma, beta, eps):
+    ax = _bn_axes(x)
+    xhat = (x - x.mean(ax, keepdims=True)) / np.sqrt(x.var(ax, keepdims=True) + eps)
+    return _per_channel(gamma, x) * xhat + _per_channel(beta, x)
+
+def _bn_unbiased(x, gamma, beta, eps):
+    ax = _bn_axes(x)
+    xhat = (x - x.mean(ax, keepdims=True)) / np.sqrt(x.var(ax, keepdims=True, ddof=1) + eps)
+    return _per_channel(gamma, x) * xhat + _per_channel(beta, x)
+
+def _bn_wrong_axis(x, gamma, beta, eps):
+    ax = tuple(range(1, x.ndim))                      # each sample's statistics: that is layer norm
+    xhat = (x - x.mean(ax, keepdims=True)) / np.sqrt(x.var(ax, keepdims=True) + eps)
+    return _per_channel(gamma, x) * xhat + _per_channel(beta, x)
+
+def _bn_eps_outside(x, gamma, beta, eps):
+    ax = _bn_axes(x)
+    xhat = (x - x.mean(ax, keepdims=True)) / (np.sqrt(x.var(ax, keepdims=True)) + eps)
+    return _per_channel(gamma, x) * xhat + _per_channel(beta, x)
+
+def _bn_parts(x, gamma, grad, eps):
+    ax = _bn_axes(x)
+    s = np.sqrt(x.var(ax, keepdims=True) + eps)
+    xhat = (x - x.mean(ax, keepdims=True)) / s
+    return ax, s, xhat, grad * _per_channel(gamma, x)
+
+def batch_norm_backward(x, gamma, grad, eps):
+    ax, s, xhat, gh = _bn_parts(x, gamma, grad, eps)
+    dx = (gh - gh.mean(ax, keepdims=True) - xhat * (gh * xhat).mean(ax, keepdims=True)) / s
+    return dx, (grad * xhat).sum(ax), grad.sum(ax)
+
+def _bnb_forgets_mean_and_var(x, gamma, grad, eps):
+    ax, s, xhat, gh = _bn_parts(x, gamma, grad, eps)
+    return gh / s, (grad * xhat).sum(ax), grad.sum(ax)          # what eval mode's backward is: mean and var as constants
+
+def _bnb_forgets_var(x, gamma, grad, eps):
+    ax, s, xhat, gh = _bn_parts(x, gamma, grad, eps)
+    return (gh - gh.mean(ax, keepdims=True)) / s, (grad * xhat).sum(ax), grad.sum(ax)
+
+def _bnb_dgamma_without_xhat(x, gamma, grad, eps):
+    dx, _, db = batch_norm_backward(x, gamma, grad, eps)
+    return dx, grad.sum(_bn_axes(x)), db
+
+def running_stats(running_mean, running_var, x, momentum):
+    ax = _bn_axes(x)
+    m = x.size // x.shape[1]
+    return ((1 - momentum) * running_mean + momentum * x.mean(ax),
+            (1 - momentum) * running_var + momentum * x.var(ax) * m / (m - 1))
+
+def _stats_biased(running_mean, running_var, x, momentum):
+    ax = _bn_axes(x)
+    return (1 - momentum) * running_mean + momentum * x.mean(ax), (1 - momentum) * running_var + momentum * x.var(ax)
+
+def _stats_swapped(running_mean, running_var, x, momentum): return running_stats(running_mean, running_var, x, 1 - momentum)
+def _stats_replaces(running_mean, running_var, x, momentum): return running_stats(running_mean, running_var, x, 1.0)
 
 
 SOLUTIONS = {
@@ -250,6 +421,9 @@ SOLUTIONS = {
     "batch_indices": batch_indices, "accuracy": accuracy, "train_step": train_step,
     "apply_to_tensors": apply_to_tensors, "check_same_device": check_same_device, "matmul_flops": matmul_flops,
     "softplus_function": Softplus,
+    "conv2d_loops": conv2d_loops, "col2im": col2im, "max_pool_backward": max_pool_backward,
+    "conv_output_shape": conv_output_shape, "confusion_matrix": confusion_matrix, "evaluate": evaluate,
+    "batch_norm_forward": batch_norm_forward, "batch_norm_backward": batch_norm_backward, "running_stats": running_stats,
 }
 LAZY = {"rmsprop"}   # built on first use (needs course_lib.optim)
 
@@ -373,13 +547,15 @@ def _same_device_first_two(*ts):
 def _same_device_flag(*ts): return all(t.device == ts[0].device for t in ts)
 
 def _softplus_naive_fwd(ctx, a):
-    ctx.save_for_backward(a); return np.log(1 + np.exp(a))
+    ctx.save_for_backward(a); return (1 + a.exp()).log()
 
 def _softplus_bwd_sig(ctx, g):
-    a, = ctx.saved_tensors; return g * _sig(a)
+    a, = ctx.saved_tensors; return g * a.sigmoid()
+
+def _softplus_stable(a): return a.clamp(min=0) + (-a.abs()).exp().log1p()
 
 def _tanh_fwd(ctx, a):
-    out = np.tanh(a); ctx.save_for_backward(a, out); return out
+    out = a.tanh(); ctx.save_for_backward(a, out); return out
 
 
 MISTAKES = {
@@ -556,10 +732,54 @@ MISTAKES = {
     },
     "softplus_function": {
         "unstable_forward": _fn_class(_softplus_naive_fwd, _softplus_bwd_sig),
-        "backward_is_softplus": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))))[1],
-                                          lambda ctx, g: g * (np.maximum(ctx.saved_tensors[0], 0) + np.log1p(np.exp(-np.abs(ctx.saved_tensors[0]))))),
-        "forgets_grad_output": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))))[1],
-                                         lambda ctx, g: _sig(ctx.saved_tensors[0]).astype(g.dtype)),
+        "backward_is_softplus": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), _softplus_stable(a))[1],
+                                          lambda ctx, g: g * _softplus_stable(ctx.saved_tensors[0])),
+        "forgets_grad_output": _fn_class(lambda ctx, a: (ctx.save_for_backward(a), _softplus_stable(a))[1],
+                                         lambda ctx, g: ctx.saved_tensors[0].sigmoid()),
+    },
+    "conv2d_loops": {
+        "flips_the_kernel": _conv_flipped,              # a textbook convolution; torch's conv2d does not flip
+        "forgets_bias": _conv_no_bias,
+        "pads_one_side": _conv_pad_one_side,
+    },
+    "col2im": {
+        "assigns_instead_of_adding": _col2im_assigns,   # overlapping windows: the last one wins
+        "ignores_stride": _col2im_stride_one,
+    },
+    "max_pool_backward": {
+        "every_tie": _pool_all_ties,                    # x == max: every tied pixel gets the whole gradient
+        "last_tie": _pool_last_tie,
+        "shares_ties": _pool_shared_ties,
+        "overwrites_overlaps": _pool_assigns,
+    },
+    "conv_output_shape": {
+        "no_plus_one": _shape_mistake(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s),
+        "padding_once": _shape_mistake(lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1),
+        "ignores_dilation": _shape_mistake(lambda n, k, s, p, d: (n + 2 * p - k) // s + 1),
+    },
+    "confusion_matrix": {
+        "fancy_index_add": _confusion_fancy,
+        "transposed": lambda pred, target, num_classes: confusion_matrix(target, pred, num_classes),
+    },
+    "evaluate": {
+        "forgets_eval": _eval_no_eval,
+        "averages_batch_accuracies": _eval_batch_means,
+        "leaves_eval_mode": _eval_stays_eval,
+    },
+    "batch_norm_forward": {
+        "unbiased_variance": _bn_unbiased,
+        "statistics_per_sample": _bn_wrong_axis,
+        "eps_outside_sqrt": _bn_eps_outside,
+    },
+    "batch_norm_backward": {
+        "forgets_mean_and_variance": _bnb_forgets_mean_and_var,
+        "forgets_variance": _bnb_forgets_var,
+        "dgamma_without_xhat": _bnb_dgamma_without_xhat,
+    },
+    "running_stats": {
+        "biased_variance": _stats_biased,
+        "momentum_swapped": _stats_swapped,
+        "replaces": _stats_replaces,
     },
 }
 LAZY_MISTAKES = {"rmsprop"}
@@ -573,7 +793,9 @@ def _get(name, table, lazy):
 def _needs(name):
     "Skip checkers whose course_lib module has not been exported yet."
     needs = {"linear": "nn", "count_parameters": "nn", "init_linear_": "nn", "dropout": "_reduction", "rmsprop": "optim",
-             "accuracy": "_reduction", "train_step": "optim"}
+             "accuracy": "_reduction", "train_step": "optim", "conv2d_loops": "nn._conv", "col2im": "nn._conv",
+             "max_pool_backward": "nn._conv", "conv_output_shape": "nn._conv", "evaluate": "nn._normalization",
+             "batch_norm_forward": "nn._normalization", "batch_norm_backward": "nn._normalization", "running_stats": "nn._normalization"}
     if name in needs:
         pytest.importorskip(f"course_lib.{needs[name]}", reason=f"course_lib.{needs[name]} is not exported yet")
 
@@ -675,6 +897,6 @@ def test_each_solution_cell_calls_its_checker():
 def test_at_least_three_exercises_per_chapter():
     per = {}
     for _, nb, _, _ in check.EXERCISES: per[nb] = per.get(nb, 0) + 1
-    chapters = [f"{i:02d}" for i in range(1, 11)]
+    chapters = [f"{i:02d}" for i in (*range(1, 11), 13, 14, 15)]
     assert all(per.get(next((n for n in per if n.startswith(c + "_")), ""), 0) >= 3 for c in chapters), per
     assert sum(per.values()) >= 25
