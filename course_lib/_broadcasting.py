@@ -7,6 +7,7 @@ __all__ = ['broadcast_shapes', 'unbroadcast']
 
 # %% ../nbs/02_broadcasting.ipynb #18b51ae2
 import numpy as np
+from ._tensor import Size
 
 # %% ../nbs/02_broadcasting.ipynb #363be77c
 def broadcast_shapes(*shapes, op=None):
@@ -23,7 +24,7 @@ def broadcast_shapes(*shapes, op=None):
             where = f"{op}: " if op else ""
             raise RuntimeError(f"The size of tensor a ({m}) must match the size of tensor b ({n}) at non-singleton "
                                f"dimension {ndim - i} ({where}shapes {seen})")
-    return tuple(out)
+    return tuple.__new__(Size, out)   # a Size, like torch's
 
 # %% ../nbs/02_broadcasting.ipynb #98d08283
 def _expanded_shape(shape, sizes):

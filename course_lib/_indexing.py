@@ -194,6 +194,7 @@ def _masked_fill_(self, mask, value):
 
 # %% ../nbs/04_ops.ipynb #6f6495e0
 from ._broadcasting import broadcast_shapes
+from .autograd import no_grad
 def _index_arg(index, name):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int64 for index")
@@ -332,6 +333,35 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add_(): self ({input.dtype._torch_name}) and source ({source.dtype._torch_name}) must have the same scalar type")
     return IndexAdd.apply(input, d, idx.reshape(-1), source, alpha)
 
+def _write_inplace(self, compute):
+    "An in-place `*_` form: `compute(self)` written into self's storage (recorded when the graph needs it), like torch's."
+    _check_writable(self)
+    if _records(self, *compute.args): return _rebase(self, compute)
+    with no_grad(): new = compute(self)
+    self._data[...] = new._data
+    _bump(self)
+    return self
+
+class _Call:
+    "`fn(t, *args, **kw)` for the tensor `t` given later, remembering its tensor arguments (what `_records` looks at)."
+    def __init__(self, fn, *args, **kw): self.fn, self.args, self.kw = fn, args, kw
+    def __call__(self, t): return self.fn(t, *self.args, **self.kw)
+
+@tensor_method("scatter_")
+def _scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+    "`scatter`, in place."
+    return _write_inplace(self, _Call(scatter, dim, index, src, value, reduce=reduce))
+
+@tensor_method("scatter_add_")
+def _scatter_add_(self, dim, index, src):
+    "`scatter_add`, in place."
+    return _write_inplace(self, _Call(scatter_add, dim, index, src))
+
+@tensor_method("index_add_")
+def _index_add_(self, dim, index, source, *, alpha=1):
+    "`index_add`, in place."
+    return _write_inplace(self, _Call(index_add, dim, index, source, alpha=alpha))
+
 @tensor_method()
 def take_along_dim(input, indices, dim=None):
     "input's entries at `indices` along `dim` (input and indices broadcast, except along `dim`), like `torch.take_along_dim`."
@@ -344,8 +374,9 @@ def take_along_dim(input, indices, dim=None):
     i = indices.expand(common[:d] + [indices.shape[d]] + common[d + 1:])
     return gather(a, d, i)
 @tensor_method()
-def repeat_interleave(input, repeats, dim=None, *, output_size=None):
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     "Repeat each element `repeats` times (an int, or one count per element) along `dim` (of the flattened tensor when None), like `torch.repeat_interleave`."
+    if repeats is None: input, repeats = _make(_xp(input._data).arange(input.numel())), input   # repeat_interleave(counts)
     if dim is None: input, dim = input.flatten(), 0
     d = _wrap_dim(dim, input.ndim)
     xp = _xp(input._data)

@@ -221,8 +221,18 @@ class Einsum(Function):
             grads.append(xp.ascontiguousarray(xp.broadcast_to(gi, shape)).astype(g.dtype, copy=False))
         return tuple(grads)
 
+def _sublists(*args):
+    "torch's other form, einsum(a, [0, 1], b, [1, 2], [0, 2]) (ints and `...` name the dimensions), as an equation and operands."
+    letter = lambda k: "..." if k is Ellipsis else string.ascii_letters[k]
+    ops, subs = list(args[0::2]), list(args[1::2])
+    out = args[-1] if len(args) % 2 else None
+    if out is not None: ops = ops[:len(subs)]
+    eq = ",".join("".join(letter(k) for k in s) for s in subs)
+    return (eq + ("->" + "".join(letter(k) for k in out) if out is not None else "")), tuple(ops)
+
 def einsum(equation, *operands):
     "Sums of products of `operands` named by an equation such as 'ij,jk->ik' (or 'bij,bjk->bik', 'i,i->', '...ij->...ji'), like `torch.einsum`."
+    if not isinstance(equation, str): equation, operands = _sublists(equation, *operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)): operands = tuple(operands[0])
     for o in operands[1:]: _same_device(operands[0], o)
     dt = operands[0].dtype

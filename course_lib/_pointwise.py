@@ -233,7 +233,11 @@ def floor(input): "Round down elementwise, like `torch.floor`."; return _roundin
 @tensor_method()
 def ceil(input): "Round up elementwise, like `torch.ceil`."; return _rounding(Ceil, input)
 @tensor_method()
-def round(input): "Round to the nearest integer (halves to even), like `torch.round`."; return _rounding(Round, input)
+def round(input, *, decimals=0):
+    "Round to the nearest integer (halves to even), or to `decimals` decimal places, like `torch.round`."
+    if decimals == 0: return _rounding(Round, input)
+    if decimals > 0: return _rounding(Round, input * 10.0 ** decimals) / 10.0 ** decimals
+    return _rounding(Round, input / 10.0 ** -decimals) * 10.0 ** -decimals      # like torch: divide, so 10**-d stays exact
 @tensor_method()
 def trunc(input): "Round toward zero elementwise, like `torch.trunc`."; return _rounding(Trunc, input)
 @tensor_method()

@@ -213,6 +213,21 @@ case("fn_div_trunc_int", lambda C, a, b: C.lib.div(a, b, rounding_mode="trunc"),
 case("fn_pow", lambda C, a: C.lib.pow(a, 3), normal(3, 4))
 case("fn_neg", lambda C, a: C.lib.neg(a), normal(3, 4))
 
+# ----------------------------------------------------------------------------------------------------------
+# round(decimals=), std_mean/var_mean, einsum's sublist form, the in-place scatter family
+# ----------------------------------------------------------------------------------------------------------
+case("round_decimals", lambda C, x: (x * 10).round(decimals=2), normal(3, 4))
+case("round_decimals_neg", lambda C, x: C.lib.round(x * 1000, decimals=-2), normal(3, 4))
+case("std_mean", lambda C, x: C.lib.std_mean(x, dim=1), normal(3, 4))
+case("var_mean_keepdim", lambda C, x: C.lib.var_mean(x, 0, keepdim=True), normal(3, 4))
+case("einsum_sublist", lambda C, a, b: C.lib.einsum(a, [0, 1], b, [1, 2], [0, 2]), normal(3, 4), normal(4, 2))
+case("einsum_sublist_ellipsis", lambda C, a, b: C.lib.einsum(a, [Ellipsis, 0, 1], b, [Ellipsis, 1, 2], [Ellipsis, 0, 2]),
+     normal(2, 3, 4), normal(2, 4, 5))
+case("scatter_inplace", lambda C, x, s: (x * 1).scatter_(1, C.t([[0], [2], [1]]), s), normal(3, 4), normal(3, 1))
+case("scatter_add_inplace", lambda C, x, s: (x * 1).scatter_add_(0, C.t([[0, 1, 0, 2]]), s), normal(3, 4), normal(1, 4))
+case("index_add_inplace", lambda C, x, s: (x * 1).index_add_(1, C.t([0, 3]), s, alpha=2), normal(3, 4), normal(3, 2))
+case("scatter_inplace_value", lambda C, x: (x * 1).scatter_(0, C.t([[1, 0, 2, 1]]), 3.0), normal(3, 4))
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("case", CASES)
 def test_op_matches_torch(case, dtype, device):
@@ -350,3 +365,22 @@ def test_div_rounding_integers_exact_like_torch(mode):
     y = x.div(2, rounding_mode=mode)
     y.sum().backward()
     assert y.grad_fn.name() == "DivBackward2" and x.grad.tolist() == [0.0, 0.0]
+
+
+
+def test_scatter_inplace_on_a_leaf_is_refused_like_torch():
+    for L in (torch, cl):
+        w = L.zeros(2, 3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+            w.scatter_(1, L.tensor([[0], [1]]), 1.0)
+        with L.no_grad(): w.scatter_(1, L.tensor([[0], [1]]), 1.0)
+        assert w.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] and w._version == 1
+
+
+def test_constants_and_small_functions_like_torch():
+    for n in ("pi", "e", "inf"): assert getattr(cl, n) == getattr(torch, n)
+    assert math.isnan(cl.nan) and math.isnan(torch.nan)
+    x, xt = cl.ones(2, 3), torch.ones(2, 3)
+    assert cl.numel(x) == torch.numel(xt) and cl.is_tensor(x) and not cl.is_tensor([1]) and not torch.is_tensor([1])
+    assert cl.is_floating_point(x) == torch.is_floating_point(xt) and cl.is_floating_point(cl.tensor([1])) is False
+    assert repr(cl.broadcast_shapes((2,), (3, 1))) == repr(torch.broadcast_shapes((2,), (3, 1))).replace("torch.", "course_lib.")
