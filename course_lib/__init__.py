@@ -13,7 +13,7 @@ from ._dtype import _bool as bool   # torch spells its boolean dtype `torch.bool
 # torch's other spellings of the dtypes (`torch.float`, `torch.long`, ...): here, where they cannot hide Python's own `float` and `int`
 from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int, int16 as short
 from ._device import *
-from ._tensor import Size, Tensor, tensor, detach
+from ._tensor import Size, Tensor, tensor, detach, is_tensor, numel, is_floating_point
 from ._creation import *
 from ._broadcasting import broadcast_shapes
 from . import _tensor_str, autograd   # the repr; the engine (`cl.autograd.Function`)
