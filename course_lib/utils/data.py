@@ -34,7 +34,7 @@ def make_moons(n_samples=100, noise=0.0, seed=None):
     return tensor(X[perm], dtype=float32), tensor(y[perm], dtype=int64)
 
 def make_spirals(n_classes=3, n_per_class=100, noise=0.2, seed=None):
-    "`n_classes` spiral arms: X float32 (n_classes*n_per_class, 2), y int64 class of each row, rows in random order"
+    "`n_classes` spiral arms: X float32 of shape `(n_classes * n_per_class, 2)`, y int64 class of each row, rows in random order"
     rng = _rng(seed)
     r = np.linspace(0.0, 1.0, n_per_class)                                      # radius grows along an arm
     X, y = [], []
