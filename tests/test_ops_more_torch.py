@@ -384,3 +384,77 @@ def test_constants_and_small_functions_like_torch():
     assert cl.numel(x) == torch.numel(xt) and cl.is_tensor(x) and not cl.is_tensor([1]) and not torch.is_tensor([1])
     assert cl.is_floating_point(x) == torch.is_floating_point(xt) and cl.is_floating_point(cl.tensor([1])) is False
     assert repr(cl.broadcast_shapes((2,), (3, 1))) == repr(torch.broadcast_shapes((2,), (3, 1))).replace("torch.", "course_lib.")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# gradcheck (finite differences, float64) for every new op with a gradient, and hypothesis over shapes vs torch
+# ----------------------------------------------------------------------------------------------------------
+GRADCHECK = {
+    "prod": (lambda x: x.prod(1), (3, 4)), "prod_all": (lambda x: x.prod(), (2, 3)), "cumsum": (lambda x: x.cumsum(0), (3, 4)),
+    "cumprod": (lambda x: x.cumprod(1), (3, 4)), "norm": (lambda x: x.norm(dim=1), (3, 4)), "norm_p3": (lambda x: x.norm(3), (3, 4)),
+    "vector_norm_1": (lambda x: cl.linalg.vector_norm(x, 1, dim=0), (3, 4)), "erf": (lambda x: x.erf(), (3, 4)),
+    "atan2": (lambda x: cl.atan2(x, x.flip(0) + 3), (3, 4)), "sort": (lambda x: x.sort(1).values, (3, 4)),
+    "topk": (lambda x: x.topk(2).values, (3, 4)), "kthvalue": (lambda x: x.kthvalue(2, 0).values, (3, 4)),
+    "median": (lambda x: x.median(1).values, (3, 5)), "tril": (lambda x: x.tril(), (3, 4)), "triu": (lambda x: x.triu(1), (3, 4)),
+    "flip": (lambda x: x.flip(0, 1) if False else x.flip((0, 1)), (3, 4)), "roll": (lambda x: x.roll((1, -1), (0, 1)), (3, 4)),
+    "repeat": (lambda x: x.repeat(2, 1, 2), (3, 4)), "tile": (lambda x: x.tile((2,)), (3, 4)),
+    "repeat_interleave": (lambda x: x.repeat_interleave(cl.tensor([2, 0, 1]), dim=0), (3, 4)),
+    "movedim": (lambda x: x.movedim(0, 1) * 1, (3, 4)), "diagonal": (lambda x: x.diagonal(1) * 1, (3, 4)),
+    "diag": (lambda x: x[0].diag(1), (3, 4)), "trace": (lambda x: x.trace(), (3, 4)), "diff": (lambda x: x.diff(2, 0), (4, 3)),
+    "cross": (lambda x: cl.cross(x, x * x, dim=1), (4, 3)), "index_select": (lambda x: x.index_select(1, cl.tensor([3, 3, 0])), (3, 4)),
+    "masked_select": (lambda x: x.masked_select(cl.tensor([True, False, True, True])), (3, 4)),
+    "scatter": (lambda x: x.scatter(1, cl.tensor([[0], [2], [1]]), x[:, :1] * 2), (3, 4)),
+    "scatter_add": (lambda x: x.scatter_add(0, cl.tensor([[0, 1, 0, 2]]), x[:1] * 3), (3, 4)),
+    "index_add": (lambda x: x.index_add(1, cl.tensor([0, 0]), x[:, 1:3], alpha=2), (3, 4)),
+    "take_along_dim": (lambda x: x.take_along_dim(cl.tensor([[1], [0], [3]]), 1), (3, 4)),
+    "einsum": (lambda x: cl.einsum("ij,kj->ik", x, x * 2), (3, 4)), "einsum_ellipsis": (lambda x: cl.einsum("...j->...", x), (3, 4)),
+    "nan_to_num": (lambda x: x.nan_to_num(), (3, 4)), "hstack": (lambda x: cl.hstack([x, x * 2]), (3, 4)),
+    "meshgrid": (lambda x: cl.meshgrid(x[0], x[1], indexing="ij")[1], (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECK))
+def test_gradcheck(name):
+    f, shape = GRADCHECK[name]
+    x = cl.tensor(np.random.default_rng(seed_for(name)).uniform(0.5, 2.0, shape), dtype=cl.float64, requires_grad=True)
+    assert cl.gradcheck(f, (x,))
+
+
+SHAPES_2_4 = st.lists(st.integers(1, 4), min_size=2, max_size=4).map(tuple)
+
+
+def _pair(shape, seed):
+    a = np.random.default_rng(seed).standard_normal(shape)
+    return cl.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+SHAPE_PROPS = {
+    "flip": lambda L, x, d: x.flip((d,)) * x.flip(tuple(range(x.ndim))),
+    "roll": lambda L, x, d: x.roll(2, d),
+    "repeat": lambda L, x, d: x.repeat(*([1] * x.ndim)[:-1], 2),
+    "tile": lambda L, x, d: x.tile((2,)),
+    "movedim": lambda L, x, d: x.movedim(d, 0),
+    "swapaxes": lambda L, x, d: x.swapaxes(d, -1),
+    "diagonal": lambda L, x, d: x.diagonal(0, d, (d + 1) % x.ndim),
+    "cumsum": lambda L, x, d: x.cumsum(d),
+    "cumprod": lambda L, x, d: x.cumprod(d),
+    "prod_dim": lambda L, x, d: x.prod(d),
+    "norm_dim": lambda L, x, d: x.norm(dim=d),
+    "diff": lambda L, x, d: x.diff(dim=d),
+    "index_select": lambda L, x, d: x.index_select(d, L.tensor([0] * 2)),
+    "broadcast_to": lambda L, x, d: x.broadcast_to((2,) + tuple(x.shape)),
+    "einsum_transpose_sum": lambda L, x, d: L.einsum("i...->...i", x).sum(0),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=SHAPES_2_4, data=st.data())
+@pytest.mark.parametrize("name", list(SHAPE_PROPS))
+def test_shape_ops_on_random_shapes_like_torch(name, shape, data):
+    d = data.draw(st.integers(0, len(shape) - 1))
+    (c, t), f = _pair(shape, len(shape) * 10 + d), SHAPE_PROPS[name]
+    co, to = f(cl, c, d), f(torch, t, d)
+    assert_same_tensor(co.detach(), to.detach())
+    g = np.random.default_rng(1).standard_normal(tuple(to.shape))
+    co.backward(cl.tensor(g)); to.backward(torch.tensor(g))
+    assert_same_tensor(c.grad, t.grad)
