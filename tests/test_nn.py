@@ -212,7 +212,7 @@ def test_nn_and_functional_front_doors_hold_torchs_names_only():
         assert not [n for n in public if not hasattr(theirs, n)], f"names torch lacks in {ours.__name__}"
         assert not {"np", "math", "OrderedDict", "warnings", "Function", "Tensor"} & set(public)
     assert F.relu is course_lib.nn._activation.relu and nn.Module is course_lib.nn._module.Module
-    assert all(isinstance(getattr(nn, n), type) or n in ("functional", "init") for n in nn.__all__)
+    assert all(isinstance(getattr(nn, n), type) or n in ("functional", "init", "utils") for n in nn.__all__)
     assert all(callable(getattr(F, n)) and not isinstance(getattr(F, n), type) for n in F.__all__)
 
 
@@ -790,3 +790,204 @@ def test_new_activation_modules_reprs_and_outputs_match_torch():
     ident = cl.tensor(x)
     assert nn.Identity()(ident) is ident
     assert not list(nn.GELU().parameters()) and nn.Sequential(nn.Linear(2, 2), nn.SiLU())(randn(3, 2)).shape == (3, 2)
+
+
+# ---------------------------------------------------------------- Module's tree API, reprs, name checks (issue 15)
+class _Extra(nn.Module):
+    def __init__(self): super().__init__(); self.inner = nn.Linear(2, 2)
+    def extra_repr(self): return "first line\n\nthird line"           # a blank line: torch keeps it empty when indenting
+
+
+class _TExtra(torch.nn.Module):
+    def __init__(self): super().__init__(); self.inner = torch.nn.Linear(2, 2)
+    def extra_repr(self): return "first line\n\nthird line"
+
+
+def test_nested_print_matches_torch_exactly():
+    ours = nn.Sequential(nn.Sequential(_Extra(), nn.ModuleList([nn.ReLU(), nn.ReLU()])), nn.ModuleDict({"head": nn.Linear(2, 3)}),
+                         nn.BatchNorm1d(3), nn.Dropout(0.1))
+    theirs = torch.nn.Sequential(torch.nn.Sequential(_TExtra(), torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.ReLU()])),
+                                 torch.nn.ModuleDict({"head": torch.nn.Linear(2, 3)}), torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.1))
+    assert str(ours).replace("_Extra", "X") == str(theirs).replace("_TExtra", "X")
+    ours.add_module("gone", None); theirs.add_module("gone", None)
+    assert str(ours).replace("_Extra", "X") == str(theirs).replace("_TExtra", "X")
+
+
+def test_named_modules_children_and_remove_duplicate_like_torch():
+    shared, tshared = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    ours, theirs = nn.Sequential(shared, nn.ReLU(), shared), torch.nn.Sequential(tshared, torch.nn.ReLU(), tshared)
+    for kw in (dict(), dict(remove_duplicate=False), dict(prefix="m")):
+        assert [n for n, _ in ours.named_modules(**kw)] == [n for n, _ in theirs.named_modules(**kw)]
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert len(list(ours.modules())) == len(list(theirs.modules())) and len(list(ours.children())) == len(list(theirs.children()))
+
+
+def test_requires_grad_freezes_and_unfreezes_like_torch():
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    assert ours[0].requires_grad_(False) is ours[0]
+    theirs[0].requires_grad_(False)
+    assert [p.requires_grad for p in ours.parameters()] == [p.requires_grad for p in theirs.parameters()] == [False, False, True, True]
+    ours(randn(4, 2)).sum().backward()
+    assert ours[0].weight.grad is None and ours[1].weight.grad is not None
+    ours.requires_grad_(); theirs.requires_grad_()
+    assert all(p.requires_grad for p in ours.parameters())
+
+
+@pytest.mark.parametrize("call", [
+    lambda nn, t: nn.Module().add_module(3, nn.ReLU()), lambda nn, t: nn.Module().add_module("a.b", nn.ReLU()),
+    lambda nn, t: nn.Module().add_module("", nn.ReLU()), lambda nn, t: nn.Module().add_module("train", nn.ReLU()),
+    lambda nn, t: nn.Module().add_module("x", 3),
+    lambda nn, t: nn.Module().register_parameter(3, None), lambda nn, t: nn.Module().register_parameter("a.b", None),
+    lambda nn, t: nn.Module().register_parameter("", None), lambda nn, t: nn.Module().register_parameter("eval", None),
+    lambda nn, t: nn.ModuleDict({"keys": nn.ReLU()}),
+])
+def test_registration_name_errors_match_torch(call):
+    with pytest.raises(Exception) as e: call(nn, tensor)
+    with pytest.raises(Exception) as te: call(torch.nn, torch.tensor)
+    assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
+
+
+# ---------------------------------------------------------------- Softmax, LogSoftmax and the loss modules
+def test_softmax_modules_match_torch():
+    x = np.random.default_rng(6).standard_normal((3, 4))
+    for dim in (0, 1, -1):
+        for cls in ("Softmax", "LogSoftmax"):
+            ours, theirs = getattr(nn, cls)(dim), getattr(torch.nn, cls)(dim)
+            assert repr(ours) == repr(theirs)
+            np.testing.assert_allclose(ours(tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+    assert repr(nn.Softmax()) == repr(torch.nn.Softmax()) == "Softmax(dim=None)"
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"): nn.Softmax()(tensor(x))
+
+
+def _loss_pairs():
+    w, pw = np.array([0.5, 2.0, 1.0]), np.array([1.0, 3.0, 0.5])
+    return [("MSELoss", {}, "reg"), ("MSELoss", dict(reduction="sum"), "reg"), ("L1Loss", {}, "reg"), ("L1Loss", dict(reduction="none"), "reg"),
+            ("HuberLoss", dict(delta=0.5), "reg"), ("HuberLoss", dict(reduction="sum"), "reg"), ("SmoothL1Loss", dict(beta=0.3), "reg"),
+            ("SmoothL1Loss", dict(beta=0.0, reduction="sum"), "reg"), ("L1Loss", dict(size_average=False), "reg"),
+            ("CrossEntropyLoss", {}, "cls"), ("CrossEntropyLoss", dict(weight=w, label_smoothing=0.1), "cls"),
+            ("NLLLoss", dict(weight=w, ignore_index=1), "cls"), ("NLLLoss", dict(reduction="sum"), "cls"),
+            ("BCELoss", {}, "prob"), ("BCELoss", dict(weight=w, reduction="none"), "prob"),
+            ("BCEWithLogitsLoss", dict(pos_weight=pw), "bin"), ("BCEWithLogitsLoss", dict(weight=w, reduction="sum"), "bin")]
+
+
+@pytest.mark.parametrize("cls,kw,kind", _loss_pairs(), ids=lambda v: str(v))
+def test_loss_modules_values_gradients_reprs_and_buffers_match_torch(cls, kw, kind):
+    r = np.random.default_rng(7)
+    x = {"reg": r.standard_normal((4, 3)) * 2, "cls": r.standard_normal((4, 3)), "prob": r.uniform(0.05, 0.95, (4, 3)),
+         "bin": r.standard_normal((4, 3))}[kind]
+    y = {"reg": r.standard_normal((4, 3)), "cls": np.array([0, 2, 1, 2]), "prob": r.uniform(0, 1, (4, 3)),
+         "bin": (r.uniform(0, 1, (4, 3)) > 0.5).astype(np.float64)}[kind]
+    as_ours = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    as_theirs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    ours, theirs = getattr(nn, cls)(**as_ours), getattr(torch.nn, cls)(**as_theirs)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours.reduction == theirs.reduction
+    a, ta = tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = ours(a, tensor(y)), theirs(ta, torch.tensor(y))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(8).standard_normal(tout.shape)
+    out.backward(tensor(g)); tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- F.l1_loss, huber_loss, smooth_l1_loss
+ROBUST = [("l1_loss", {}), ("huber_loss", {}), ("huber_loss", dict(delta=0.3)), ("smooth_l1_loss", {}), ("smooth_l1_loss", dict(beta=2.5)),
+          ("smooth_l1_loss", dict(beta=0.0))]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,kw", ROBUST, ids=str)
+def test_robust_losses_match_torch(name, kw, reduction, dtype, device):
+    r = np.random.default_rng(9)
+    x, y = np.concatenate([r.standard_normal(8) * 3, [0.3, -0.3, 2.5, 0.0]]), np.concatenate([r.standard_normal(8), [0.0, 0.0, 0.0, 0.0]])
+    ours = [cl.tensor(v, dtype=getattr(cl, dtype), device=device, requires_grad=True) for v in (x, y)]
+    theirs = [torch.tensor(v, dtype=getattr(torch, dtype), device=device, requires_grad=True) for v in (x, y)]
+    out = getattr(F, name)(*ours, reduction=reduction, **kw)
+    tout = getattr(torch.nn.functional, name)(*theirs, reduction=reduction, **kw)
+    assert_same_tensor(out, tout, f"{name} value", **ACT_TOL[dtype])
+    assert out.grad_fn.name() == tout.grad_fn.name()
+    g = np.random.default_rng(10).standard_normal(tuple(tout.shape))
+    out.backward(cl.tensor(g, dtype=getattr(cl, dtype), device=device)); tout.backward(torch.tensor(g, dtype=getattr(torch, dtype), device=device))
+    for o, t in zip(ours, theirs): assert_same_tensor(o.grad, t.grad, f"{name} gradient", **ACT_TOL[dtype])
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=0, max_size=3), which=st.integers(0, len(ROBUST) - 1),
+       reduction=st.sampled_from(["mean", "sum", "none"]), seed=st.integers(0, 2**16))
+def test_robust_losses_over_shapes_match_torch(shape, which, reduction, seed):
+    name, kw = ROBUST[which]
+    r = np.random.default_rng(seed)
+    x, y = r.standard_normal(shape) * 2, r.standard_normal(shape)
+    a, ta = tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = getattr(F, name)(a, tensor(y), reduction=reduction, **kw), getattr(torch.nn.functional, name)(ta, torch.tensor(y), reduction=reduction, **kw)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (out * out).sum().backward(); (tout * tout).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_robust_losses_gradcheck_warnings_and_errors_like_torch():
+    r = np.random.default_rng(11)
+    x, y = (cl.tensor(r.standard_normal((3, 4)) * 2, dtype=float64, requires_grad=True) for _ in range(2))
+    for name, kw in ROBUST[1:-1]:
+        assert cl.gradcheck(lambda a, b: getattr(F, name)(a, b, **kw), [x, y]), name
+    for name in ("l1_loss", "huber_loss", "smooth_l1_loss"):
+        with pytest.warns(UserWarning) as ours: getattr(F, name)(tensor([[1.0], [2.0]]), tensor([1.0, 2.0]))
+        with pytest.warns(UserWarning) as theirs: getattr(torch.nn.functional, name)(torch.tensor([[1.0], [2.0]]), torch.tensor([1.0, 2.0]))
+        assert str(ours[0].message).replace("course_lib.", "torch.") == str(theirs[0].message)
+    for call in (lambda F, t: F.huber_loss(t([1.0]), t([0.0]), delta=0.0), lambda F, t: F.smooth_l1_loss(t([1.0]), t([0.0]), beta=-1.0),
+                 lambda F, t: F.l1_loss(t([1.0]), t([0.0]), reduction="avg")):
+        with pytest.raises(Exception) as e: call(F, tensor)
+        with pytest.raises(Exception) as te: call(torch.nn.functional, torch.tensor)
+        assert type(e.value) is type(te.value) and str(e.value) == str(te.value)
+
+
+# ---------------------------------------------------------------- nn.utils
+def _utils_pair(seed=12):
+    manual_seed(seed)
+    ours = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    theirs.load_state_dict({k: to_torch(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(seed).standard_normal((5, 3)).astype(np.float32)
+    (ours(tensor(x)) * 10).sum().backward(); (theirs(torch.tensor(x)) * 10).sum().backward()
+    return ours, theirs
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    ours, theirs = _utils_pair()
+    n = nn.utils.clip_grad_norm_(ours.parameters(), max_norm, norm_type)
+    tn = torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm, norm_type)
+    assert n.dtype == float32 and n.shape == () and np.isclose(n.item(), tn.item(), rtol=1e-5)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-7)
+    one = ours[0].weight
+    assert np.isclose(nn.utils.clip_grad_norm_(one, 0.1).item(), torch.nn.utils.clip_grad_norm_(theirs[0].weight, 0.1).item(), rtol=1e-5)
+
+
+def test_clip_grad_norm_edge_cases_like_torch():
+    assert nn.utils.clip_grad_norm_([], 1.0).item() == torch.nn.utils.clip_grad_norm_([], 1.0).item() == 0.0
+    assert nn.utils.clip_grad_norm_([nn.Parameter(tensor([1.0]))], 1.0).item() == 0.0          # no gradients yet
+    p, tp = nn.Parameter(tensor([1.0, 2.0])), torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    p.grad, tp.grad = tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0])
+    with pytest.raises(RuntimeError) as e: nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError) as te: torch.nn.utils.clip_grad_norm_([tp], 1.0, error_if_nonfinite=True)
+    assert str(e.value) == str(te.value)
+    assert math.isnan(nn.utils.clip_grad_norm_([p], 1.0).item())
+
+
+def test_parameters_to_vector_and_back_match_torch():
+    ours, theirs = _utils_pair()
+    v, tv = nn.utils.parameters_to_vector(ours.parameters()), torch.nn.utils.parameters_to_vector(theirs.parameters())
+    np.testing.assert_array_equal(v.detach().numpy(), tv.detach().numpy())
+    assert v.requires_grad and v.shape == (sum(p.numel() for p in ours.parameters()),)
+    new = np.arange(v.shape[0], dtype=np.float32)
+    weights_before = [id(p) for p in ours.parameters()]
+    nn.utils.vector_to_parameters(tensor(new), ours.parameters()); torch.nn.utils.vector_to_parameters(torch.tensor(new), theirs.parameters())
+    for p, tp in zip(ours.parameters(), theirs.parameters()): np.testing.assert_array_equal(p.detach().numpy(), tp.detach().numpy())
+    assert [id(p) for p in ours.parameters()] == weights_before and all(isinstance(p, nn.Parameter) for p in ours.parameters())
+    with pytest.raises(TypeError) as e: nn.utils.vector_to_parameters(3, ours.parameters())
+    with pytest.raises(TypeError) as te: torch.nn.utils.vector_to_parameters(3, theirs.parameters())
+    assert str(e.value) == str(te.value)
