@@ -10,5 +10,5 @@ from ._conv import Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flat
 from ._normalization import BatchNorm1d, BatchNorm2d, LayerNorm   # chapter 15
 from ._embedding import Embedding              # chapter 17
 from ._attention import MultiheadAttention     # chapter 18
-from . import functional, init
+from . import functional, init, utils   # utils: chapter 7
 __all__ = [n for n in globals() if not n.startswith("_")]   # what `from course_lib.nn import *` gives
