@@ -425,7 +425,7 @@ def _mul_cases(rng):
            "∂(ab)/∂a = b and ∂(ab)/∂b = a, each times the incoming gradient; those have the broadcast shape, not the operands'.",
            "Sum each gradient back down to its operand's shape: your `unbroadcast` of exercise 2.2."))
 def mul_backward(fn):
-    "Check exercise 2.3, `fn(a, b, grad)`: the gradients (da, db) of a * b, where a and b may have been broadcast."
+    "Check exercise 2.3, `fn(a, b, grad)`: the gradients (da, db) of `a * b`, where a and b may have been broadcast."
 
 # %% ../nbs/12_exercises.ipynb #649f4052
 def _sigmoid_cases(rng):
