@@ -159,7 +159,11 @@ def gather(input, dim, index):
 @tensor_method()
 def nonzero(input, *, as_tuple=False):
     "Indices of the non-zero elements, like `torch.nonzero`: an (n, ndim) int64 tensor, or a tuple of 1-D tensors with `as_tuple=True`."
-    idx = _xp(input._data).nonzero(input._data)
+    a = input._data
+    if a.ndim == 0:   # torch reads a 0-d tensor as one element, with zero dimensions to index
+        if as_tuple: return (_make(_xp(a).arange(int(bool(a)), dtype=np.int64)),)
+        return _make(_xp(a).zeros((int(bool(a)), 0), np.int64))
+    idx = _xp(a).nonzero(a)
     if as_tuple: return tuple(_make(i) for i in idx)
     return _make(_xp(input._data).stack(idx, axis=1) if idx else _xp(input._data).zeros((0, 0), np.int64))
 

@@ -86,12 +86,25 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors "
           "after calling backward.")
 
+_own = {}   # qualname -> course_lib's own Function classes of that name
+
+def _codes(cls):
+    "The bytecode of the functions `cls` defines itself, by name."
+    fns = {k: getattr(v, "__func__", v) for k, v in vars(cls).items()}
+    return {k: f.__code__.co_code for k, f in fns.items() if hasattr(f, "__code__")}
+
 def _course_code(cls):
-    "Is `cls` part of course_lib itself: in one of its modules, or in a chapter's cell that exports to one (`#| export...`)?"
-    if cls.__module__.split(".")[0] == "course_lib": return True
-    code = next((getattr(v, "__func__", v).__code__ for v in vars(cls).values() if hasattr(getattr(v, "__func__", v), "__code__")), None)
-    lines = linecache.getlines(code.co_filename) if code is not None else []
-    return bool(lines) and lines[0].startswith("#| export")
+    """Is `cls` part of course_lib itself? Yes if it lives in one of its modules; and a class a chapter defines in a cell
+    that exports it (`#| export...`, run in the notebook) is the same class as the module's: same name, same code."""
+    if cls.__module__.split(".")[0] == "course_lib":
+        _own.setdefault(cls.__qualname__, []).append(cls)
+        return True
+    code = next((c for c in (getattr(v, "__func__", v) for v in vars(cls).values()) if hasattr(c, "__code__")), None)
+    lines = linecache.getlines(code.__code__.co_filename) if code is not None else []
+    if lines and lines[0].startswith("#| export"): return True
+    import course_lib                   # every module, so every class of course_lib's own is known
+    mine = _codes(cls)
+    return bool(mine) and builtins.any(_codes(c) == mine for c in _own.get(cls.__qualname__, ()))
 
 class Function:
     """A differentiable operation, shaped like `torch.autograd.Function`; an instance is the context `ctx` and the graph node (`grad_fn`).

@@ -349,3 +349,14 @@ def test_the_engine_ops_keep_the_array_contract():
     from course_lib import _pointwise, _shape, _arithmetic
     assert _pointwise.Exp._arrays and _pointwise.Square._arrays and _shape.View._arrays and _arithmetic.Add._arrays
     assert cl.nn.functional.relu.__module__.startswith("course_lib")
+
+
+def test_a_chapter_cell_defining_course_libs_own_op_keeps_the_array_contract():
+    "nbdev's site processing runs a chapter's export cells without Jupyter's cell sources: the class is still recognised, by its code."
+    import inspect, textwrap
+    from course_lib import _pointwise
+    ns = {"Function": cl.autograd.Function, "_xp": _pointwise._xp, "__name__": "__main__"}
+    exec(compile(textwrap.dedent(inspect.getsource(_pointwise.Sin)), "<cell>", "exec"), ns)
+    assert ns["Sin"]._arrays and ns["Sin"].apply(cl.tensor([0.0], requires_grad=True)).grad_fn.name() == "SinBackward0"
+    exec(compile("class Sin(Function):\n    @staticmethod\n    def forward(ctx, x): return x.sin()\n", "<cell>", "exec"), ns)
+    assert not ns["Sin"]._arrays                     # the same name with other code: yours, torch's contract

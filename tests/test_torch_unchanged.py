@@ -73,8 +73,6 @@ SKIP = {
     ("linalg.norm", "LA.norm(B, 2)"): "the spectral norm needs singular values (no SVD in course_lib)",
     ("linalg.norm", "LA.norm(B.double(), -2)"): "the spectral norm needs singular values (no SVD in course_lib)",
     ("Tensor.scatter_", "torch.full((2, 4), 2.).scatter_(1, torch.tensor([[2], [3]]),"): "scatter's deprecated reduce= is not supported",
-    ("nonzero", "torch.nonzero(torch.tensor(5), as_tuple=True)"): "nonzero of a 0-d tensor is not supported",
-    ("nonzero", "torch.nonzero(torch.tensor(5))"): "nonzero of a 0-d tensor is not supported",
     ("is_floating_point", "torch.is_floating_point(torch.tensor([1, 2, 3], dtype=torch.complex64))"): "no complex dtypes",
     ("sort", "x.sort()"): "the order of ties in torch's default (unstable) sort is its kernel's; ours is stable (x.sort(stable=True) is compared)",
     ("inference_mode", "y._version"): "course_lib's inference_mode makes ordinary tensors (no separate inference tensors)",
