@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))   # a fresh clone be
 
 import numpy as np
 
-V, BLOCK, BATCH, N_EMBD, N_HEAD, N_LAYER = 27, 16, 32, 32, 4, 1
+V, BLOCK, BATCH, N_EMBD, N_HEAD, N_LAYER = 27, 16, 32, 24, 4, 1
 TARGET = 1.5
 
 
@@ -68,8 +68,8 @@ def setups(threads):
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, V, (BATCH, BLOCK)), rng.integers(0, V, (BATCH, BLOCK))
     cx, cy, tx, ty = cl.tensor(x), cl.tensor(y), torch.from_numpy(x), torch.from_numpy(y)
-    opt = cl.optim.AdamW(ours.parameters(), lr=5e-3, weight_decay=0.01)
-    topt = torch.optim.AdamW(theirs.parameters(), lr=5e-3, weight_decay=0.01)
+    opt = cl.optim.AdamW(ours.parameters(), lr=1e-2, weight_decay=0.01)
+    topt = torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=0.01)
 
     def cl_step():
         loss = cl.nn.functional.cross_entropy(ours(cx).view(-1, V), cy.view(-1))
