@@ -82,6 +82,8 @@ nbs: venv
 clean: venv
 	$(PY) tools/sync_repo.py
 	$(PY) tools/markers_to_tags.py
+	$(PY) tools/callouts.py
+	$(PY) tools/split_imports.py
 	$(PY) tools/chapter_table.py
 	$(PY) tools/nbclean.py
 

@@ -208,7 +208,15 @@ def inline_colab_badge(nb):
     return nb
 
 
-POSTPROCESS = (fold_exported_source, order_reference, function_signatures, inline_colab_badge)
+def quarto_callouts(nb):
+    """The notebooks write callouts in a form JupyterLab and Colab render (tools/callouts.py): a quoted box, and a
+    `<details>` fold for a solution. Quarto gets its own callout syntax back, each solution's code inside its fold."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import callouts
+    return callouts.notebook_to_quarto(nb)
+
+
+POSTPROCESS = (quarto_callouts, fold_exported_source, order_reference, function_signatures, inline_colab_badge)
 
 
 def postprocess(path, raw=None):
