@@ -866,7 +866,8 @@ def _exercise_headings():
     for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
         for cell in json.loads(nb.read_text())["cells"]:
             if cell["cell_type"] != "markdown": continue
-            for num, title in re.findall(r"^## Exercise (\d+\.\d+): (.+)$", "".join(cell["source"]), re.M):
+            # Quarto's form (`## Exercise 1.1: ...`) or the Jupyter form tools/callouts.py writes (`> **💡 Exercise 1.1: ...**`)
+            for num, title in re.findall(r"^(?:## |> \*\*\S+ )Exercise (\d+\.\d+): (.+?)(?:\*\*)?$", "".join(cell["source"]), re.M):
                 found.setdefault(nb.stem, []).append((num, title.strip()))
     return found
 
@@ -880,15 +881,16 @@ def test_exercise_headings_match_the_list():
 
 
 def test_each_solution_cell_calls_its_checker():
-    "Every `## Solution to N.k` callout is followed by a code cell calling check.<its checker>."
+    "Every `Solution to N.k` callout (Quarto's form or tools/callouts.py's fold) is followed by a folded code cell calling check.<its checker>."
     checker = {num: name for num, _, _, name in check.EXERCISES}
     for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         for i, cell in enumerate(cells):
-            m = re.search(r"## Solution to (\d+\.\d+)", "".join(cell["source"])) if cell["cell_type"] == "markdown" else None
+            m = re.search(r"(?:## |<summary><b>)Solution to (\d+\.\d+)", "".join(cell["source"])) if cell["cell_type"] == "markdown" else None
             if not m: continue
             code = "".join(cells[i + 1]["source"])
-            assert cells[i + 1]["cell_type"] == "code" and code.startswith("#| code-fold: true"), f"{nb.name}: solution {m[1]}"
+            folded = code.startswith("#| code-fold: true") or cells[i + 1].get("metadata", {}).get("jupyter", {}).get("source_hidden")
+            assert cells[i + 1]["cell_type"] == "code" and folded, f"{nb.name}: solution {m[1]}"
             assert f"check.{checker[m[1]]}(" in code, f"{nb.name}: the solution to {m[1]} must call check.{checker[m[1]]}"
             outs = "".join("".join(o.get("text", "")) for o in cells[i + 1].get("outputs", []))
             assert f"✓ {checker[m[1]]}: passed" in outs, f"{nb.name}: the stored output of solution {m[1]} is not a pass"
