@@ -171,28 +171,28 @@ def _like(fn, t, dtype, device, requires_grad, *args, shape=None):
     return fn(t.shape if shape is None else shape, *args, dtype=dtype or t.dtype, device=device or t.device,
               requires_grad=requires_grad)
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    "Zeros with the shape (and dtype, device) of `t`."
-    return _like(zeros, t, dtype, device, requires_grad)
-def ones_like(t, dtype=None, device=None, requires_grad=False):
-    "Ones with the shape (and dtype, device) of `t`."
-    return _like(ones, t, dtype, device, requires_grad)
-def empty_like(t, dtype=None, device=None, requires_grad=False):
-    "An empty (zero-filled) tensor with the shape (and dtype, device) of `t`."
-    return _like(empty, t, dtype, device, requires_grad)
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    "`fill_value` with the shape (and dtype, device) of `t`."
-    return _like(full, t, dtype, device, requires_grad, fill_value)
-def rand_like(t, dtype=None, device=None, requires_grad=False):
-    "Uniform random numbers with the shape (and dtype, device) of `t`."
-    return _like(rand, t, dtype, device, requires_grad)
-def randn_like(t, dtype=None, device=None, requires_grad=False):
-    "Normal random numbers with the shape (and dtype, device) of `t`."
-    return _like(randn, t, dtype, device, requires_grad)
-def randint_like(t, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
-    "Random integers in [low, high) with the shape (and dtype, device) of `t`; `randint_like(t, high)` too, like torch."
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    "Zeros with the shape (and dtype, device) of `input`."
+    return _like(zeros, input, dtype, device, requires_grad)
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    "Ones with the shape (and dtype, device) of `input`."
+    return _like(ones, input, dtype, device, requires_grad)
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    "An empty (zero-filled) tensor with the shape (and dtype, device) of `input`."
+    return _like(empty, input, dtype, device, requires_grad)
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    "`fill_value` with the shape (and dtype, device) of `input`."
+    return _like(full, input, dtype, device, requires_grad, fill_value)
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    "Uniform random numbers with the shape (and dtype, device) of `input`."
+    return _like(rand, input, dtype, device, requires_grad)
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    "Normal random numbers with the shape (and dtype, device) of `input`."
+    return _like(randn, input, dtype, device, requires_grad)
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    "Random integers in [low, high) with the shape (and dtype, device) of `input`; `randint_like(input, high)` too, like torch."
     if high is None: low, high = 0, low
-    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 # %% ../nbs/01_tensor.ipynb #b1dd0007
 @tensor_method("new_zeros")

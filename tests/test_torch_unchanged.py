@@ -87,8 +87,22 @@ def _source_for(lib, source, seeded=False):
     return re.sub(r"^(\s*)from torch((\.\w+)*) import", r"\1from course_lib\2 import", source, flags=re.M)
 
 
+@contextlib.contextmanager
+def _global_state_kept(lib):
+    "Examples switch grad mode and the default dtype (set_grad_enabled's, set_default_dtype's): put them back afterwards."
+    grad, dtype = lib.is_grad_enabled(), lib.get_default_dtype()
+    try: yield
+    finally:
+        lib.set_grad_enabled(grad)
+        lib.set_default_dtype(dtype)
+
+
 def run_statements(statements, lib):
     "Run each statement (as an interactive line: expressions print their repr) with `torch` = lib; what each printed."
+    with _global_state_kept(lib): return _run_statements(statements, lib)
+
+
+def _run_statements(statements, lib):
     ns = {"torch": Seeded(lib), "np": np, "math": math, "__name__": "__snippet__"}
     outs = []
     for s in statements:
@@ -165,6 +179,10 @@ def chapter0_cells():
 
 def run_cells(cells, lib):
     "Run the cells in order, as Jupyter does: each cell's printed output and the repr of its last expression."
+    with _global_state_kept(lib): return _run_cells(cells, lib)
+
+
+def _run_cells(cells, lib):
     ns = {"__name__": "__main__"}
     outs = []
     for c in cells:
@@ -207,3 +225,8 @@ def test_docstring_and_chapter0_case_count():
     "How many snippets this suite runs: reported by the test, a floor so that the suite cannot silently shrink."
     statements = sum(len(doc_examples(n)) for n in RUNNABLE)
     assert len(RUNNABLE) >= 130 and statements >= 600 and len(chapter0_cells()) >= 20, (len(RUNNABLE), statements, len(chapter0_cells()))
+
+
+def test_the_examples_leave_grad_mode_and_the_default_dtype_alone():
+    run_statements([e.source for e in doc_examples("set_grad_enabled")] + [e.source for e in doc_examples("set_default_dtype")], cl)
+    assert cl.is_grad_enabled() and cl.get_default_dtype() is cl.float32
