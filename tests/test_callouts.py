@@ -40,7 +40,7 @@ def test_solutions_fold_in_jupyter(nb_path):
         if nxt is None or nxt["cell_type"] != "code": continue
         assert nxt.get("metadata", {}).get("jupyter", {}).get("source_hidden"), f"{nb_path.name} cell {i + 1}: solution code not hidden"
         last = _src(nxt).rstrip().splitlines()[-1]
-        assert not re.match(r"check\.\w+\(.*\)$", last), f"{nb_path.name} cell {i + 1}: `{last}` shows a stray True: end it with ;"
+        assert not re.match(r"check\.\w+\(.*\)$", last), f"{nb_path.name} cell {i + 1}: `{last}` shows a stray True: assign it (passed = ...)"
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

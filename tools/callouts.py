@@ -14,7 +14,7 @@ what every notebook front end renders, after an HTML comment (invisible everywhe
                                                  </details>
 
 a quoted box, or a `<details>` element that folds. The solution's code cell right after it gets Jupyter's
-`source_hidden` (JupyterLab shows it collapsed), and its checker call ends in `;` (no stray `True` under the verdict).
+`source_hidden` (JupyterLab shows it collapsed), and its checker's result is assigned, `passed = check...` (no stray `True` under the verdict).
 `tools/build_site.py` turns each back into Quarto's callout (`to_quarto`), with the solution's code cell inside the
 folded callout. `to_quarto(to_jupyter(md)) == md` for every callout of the course (tests/test_callouts.py).
 """
@@ -71,7 +71,8 @@ def notebook_to_jupyter(nb):
             code.setdefault("metadata", {}).setdefault("jupyter", {})["source_hidden"] = True
             lines = _src(code).rstrip("\n").split("\n")
             lines = [l for l in lines if l.strip() != "#| code-fold: true"]   # the callout folds it on the site
-            if lines and re.match(r"check\.\w+\(.*\)$", lines[-1]): lines[-1] += ";"   # the verdict, without a stray True
+            if lines and re.match(r"check\.\w+\(.*\)$", lines[-1]):   # the verdict, without a stray True under it
+                lines[-1] = "passed = " + lines[-1]           # (nbval shows a result that ends in `;`, so no `;`)
             code["source"] = "\n".join(lines).splitlines(keepends=True)
     return changed
 
