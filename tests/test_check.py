@@ -785,6 +785,122 @@ MISTAKES = {
 LAZY_MISTAKES = {"rmsprop"}
 
 
+# --- the build-it-yourself track (exercises 12.1-12.7): a right piece and typical wrong ones, plugged into the library
+from course_lib._tensor import _make as _tmake
+
+def my_unbroadcast(grad, shape):
+    g = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=ones, keepdims=True) if ones else g
+
+def _ub_leading_only(grad, shape): return grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+def _ub_size_one_only(grad, shape):
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and i < grad.ndim and grad.shape[i] != 1)
+    return grad.sum(axis=ones, keepdims=True) if ones else grad
+
+def my_topo_order(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done: order.append(t); continue
+        if id(t) in seen: continue
+        seen.add(id(t)); stack.append((t, True))
+        if t.grad_fn is not None:
+            for p, need in zip(t.grad_fn.inputs, t.grad_fn.needs_input_grad):
+                if need and id(p) not in seen: stack.append((p, False))
+    return order
+
+def _topo_reversed(root): return my_topo_order(root)[::-1]
+def _topo_no_leaves(root): return [t for t in my_topo_order(root) if t.grad_fn is not None]
+
+def _backward_with(order, accumulate=True):
+    def backward(root):
+        grads = {id(root): np.ones_like(root._data)}
+        for t in order(root):
+            g = grads.pop(id(t), None)
+            if g is None: continue
+            fn = t.grad_fn
+            if fn is None:
+                t.grad = cl.tensor(g) if t.grad is None else t.grad + cl.tensor(g); continue
+            gs = type(fn).backward(fn, g)
+            for p, need, gp in zip(fn.inputs, fn.needs_input_grad, gs if isinstance(gs, tuple) else (gs,)):
+                if need and gp is not None: grads[id(p)] = grads[id(p)] + gp if accumulate and id(p) in grads else gp
+    return backward
+
+my_backward = _backward_with(lambda r: reversed(my_topo_order(r)))
+
+def _apply_with(input_fns=True, unwrap=True):
+    def apply(cls, *args):
+        ctx = cls()
+        ctx.needs_input_grad = tuple(cl.is_grad_enabled() and isinstance(a, cl.Tensor) and a.requires_grad for a in args)
+        out = np.asarray(cls.forward(ctx, *[a._data if unwrap and isinstance(a, cl.Tensor) else a for a in args]))
+        if any(ctx.needs_input_grad) and out.dtype.kind == "f":
+            ctx.inputs = args
+            ctx.input_fns = [a.grad_fn if input_fns and isinstance(a, cl.Tensor) else None for a in args]
+            return _tmake(out, True, ctx)
+        return _tmake(out)
+    return apply
+
+class MyLinear(cl.nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        k = 1 / math.sqrt(in_features)
+        self.weight = cl.nn.Parameter(cl.rand(out_features, in_features) * 2 * k - k)
+        self.bias = cl.nn.Parameter(cl.rand(out_features) * 2 * k - k) if bias else None
+    def forward(self, x):
+        out = x @ self.weight.T
+        return out if self.bias is None else out + self.bias
+
+class _LinearNoBias(MyLinear):
+    def forward(self, x): return x @ self.weight.T
+
+class _LinearTransposed(MyLinear):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__(in_features, out_features, bias)
+        self.weight = cl.nn.Parameter(self.weight.detach().T.contiguous())      # (in, out): not torch's layout
+    def forward(self, x):
+        out = x @ self.weight
+        return out if self.bias is None else out + self.bias
+
+class _LinearGaussianInit(MyLinear):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__(in_features, out_features, bias)
+        with cl.no_grad(): self.weight.copy_(cl.randn(out_features, in_features))
+
+def _sgd_with(dampening=True, first_copy=True):
+    def step(params, group, state):
+        lr, mu, tau = group["lr"], group["momentum"], group["dampening"] if dampening else 0.0
+        for p in params:
+            g = p.grad
+            if group["weight_decay"]: g = g + group["weight_decay"] * p
+            if mu:
+                buf = state[p].get("momentum_buffer")
+                buf = (g.clone() if first_copy else (1 - tau) * g) if buf is None else mu * buf + (1 - tau) * g
+                state[p]["momentum_buffer"] = buf
+                g = g + mu * buf if group["nesterov"] else buf
+            p -= lr * g
+    return step
+
+def _sgd_plain(params, group, state):
+    for p in params: p -= group["lr"] * p.grad
+
+_BY_HAND = {"a": 6.0, "b": -4.0, "c": -2.0, "d": -2.0, "e": -2.0, "f": 4.0}
+
+SOLUTIONS.update({"build_unbroadcast": my_unbroadcast, "build_topo_order": my_topo_order, "build_backward": my_backward,
+                  "build_apply": _apply_with(), "build_linear": MyLinear, "build_sgd_step": _sgd_with(), "by_hand": _BY_HAND})
+MISTAKES.update({
+    "build_unbroadcast": {"leading_only": _ub_leading_only, "size_one_only": _ub_size_one_only},
+    "build_topo_order": {"reversed": _topo_reversed, "no_leaves": _topo_no_leaves},
+    "build_backward": {"overwrites": _backward_with(lambda r: reversed(my_topo_order(r)), accumulate=False),
+                       "forward_order": _backward_with(my_topo_order)},
+    "build_apply": {"forgets_input_nodes": _apply_with(input_fns=False), "passes_tensors": _apply_with(unwrap=False)},
+    "build_linear": {"no_bias": _LinearNoBias, "transposed_weight": _LinearTransposed, "gaussian_init": _LinearGaussianInit},
+    "build_sgd_step": {"plain_only": _sgd_plain, "no_dampening": _sgd_with(dampening=False)},
+    "by_hand": {"forgets_chain_rule": {**_BY_HAND, "a": -3.0, "b": 2.0}, "sign_of_f": {**_BY_HAND, "d": 2.0, "c": 2.0, "e": 2.0, "a": -6.0, "b": 4.0},
+                "missing": {k: v for k, v in _BY_HAND.items() if k != "f"}},
+})
+
+
 def _get(name, table, lazy):
     v = table[name]
     return v() if name in lazy else v
@@ -803,6 +919,11 @@ def _needs(name):
 CHECKERS = [name for _, _, _, name in check.EXERCISES]
 
 
+def _final_verdict(out):
+    "The verdict without the build-it-yourself checkers' passed checks (`  ✓ ...`) printed before it."
+    return re.sub(r"\A(?:  ✓ .*\n)*", "", out)
+
+
 def test_every_checker_has_a_solution_and_two_mistakes():
     assert sorted(SOLUTIONS) == sorted(CHECKERS)
     assert sorted(MISTAKES) == sorted(CHECKERS)
@@ -814,7 +935,7 @@ def test_every_checker_has_a_solution_and_two_mistakes():
 def test_accepts_the_solution(name, capsys):
     _needs(name)
     assert getattr(check, name)(_get(name, SOLUTIONS, LAZY)) is True
-    out = capsys.readouterr().out
+    out = _final_verdict(capsys.readouterr().out)
     assert re.fullmatch(rf"✓ {name}: passed \d+ cases\n", out), out
 
 
@@ -826,6 +947,7 @@ def test_rejects(name, mistake, capsys):
     _needs(name)
     assert getattr(check, name)(_get(mistake, MISTAKES[name], set()) if name not in LAZY_MISTAKES else MISTAKES[name][mistake]()) is False
     out, err = capsys.readouterr()
+    out = _final_verdict(out)
     assert out.startswith(f"✗ {name}: case "), out
     assert "  hint:" in out and ("expected:" in out or "got:" in out), out
     assert err == "", f"the checker wrote to stderr: {err}"
@@ -874,7 +996,7 @@ def _exercise_headings():
 
 def test_exercise_headings_match_the_list():
     listed = {}
-    for num, nb, title, _ in check.EXERCISES: listed.setdefault(nb, []).append((num, title))
+    for num, nb, title, _ in check.EXERCISES + check.CHAPTER_EXERCISES: listed.setdefault(nb, []).append((num, title))
     found = _exercise_headings()
     for nb, items in found.items():
         assert items == listed.get(nb), f"{nb}: the notebook's exercises {items} differ from check.EXERCISES {listed.get(nb)}"
@@ -883,6 +1005,7 @@ def test_exercise_headings_match_the_list():
 def test_each_solution_cell_calls_its_checker():
     "Every `Solution to N.k` callout (Quarto's form or tools/callouts.py's fold) is followed by a folded code cell calling check.<its checker>."
     checker = {num: name for num, _, _, name in check.EXERCISES}
+    local = {num: name for num, _, _, name in check.CHAPTER_EXERCISES}   # defined in the chapter, above its exercises
     for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         for i, cell in enumerate(cells):
@@ -891,6 +1014,10 @@ def test_each_solution_cell_calls_its_checker():
             code = "".join(cells[i + 1]["source"])
             folded = code.startswith("#| code-fold: true") or cells[i + 1].get("metadata", {}).get("jupyter", {}).get("source_hidden")
             assert cells[i + 1]["cell_type"] == "code" and folded, f"{nb.name}: solution {m[1]}"
+            outs = "".join("".join(o.get("text", "")) for o in cells[i + 1].get("outputs", []))
+            if m[1] in local:
+                assert f"{local[m[1]]}(" in code and "✓" in outs and "passed" in outs, f"{nb.name}: solution {m[1]}"
+                continue
             assert f"check.{checker[m[1]]}(" in code, f"{nb.name}: the solution to {m[1]} must call check.{checker[m[1]]}"
             outs = "".join("".join(o.get("text", "")) for o in cells[i + 1].get("outputs", []))
             assert f"✓ {checker[m[1]]}: passed" in outs, f"{nb.name}: the stored output of solution {m[1]} is not a pass"
