@@ -260,25 +260,33 @@ def _owner(a):
     return a
 
 def _saved_versions(ctx, args, out):
-    "(tensor, version, node) for each input or output whose storage `forward` saved: `backward` checks them."
-    found = []
+    """What backward needs to notice a write after `forward` saved its values: every input's version now (cheap: which
+    inputs were saved is worked out only if one changed), and the output's own counter if forward saved the output."""
     for s in ctx._saved:
-        if s is None: continue
-        if s is out._data: found.append((out, 0, ctx)); continue          # the output: new, so at version 0
-        for a, f in zip(args, ctx.input_fns):   # an input's own array (most ops save those), or a view of its storage
-            if isinstance(a, Tensor) and (a._data is s or (getattr(s, "base", None) is not None and _owner(s) is _owner(a._data))):
-                found.append((a, a._vc.version if a._vc is not None else 0, f))
-    return tuple(found)
+        if s is out._data: _counter(out); break          # the output is new (version 0): a write to it must be seen
+    return tuple([a._vc.version if isinstance(a, Tensor) and a._vc is not None else 0 for a in args]), out._vc, out._data
+
+def _holds(fn, a):
+    "Did `fn` save array `a`, or a view of its storage?"
+    for s in fn._saved or ():
+        if s is a or (getattr(s, "base", None) is not None or a.base is not None) and _owner(s) is _owner(a): return True
+    return False
 
 def _check_versions(fn):
     "torch's error when a value `fn` saved was overwritten in place after it was saved."
-    for t, v, made_by in fn._versions:
-        if t._version != v:
-            by = "" if made_by is None else f", which is output 0 of {made_by.name().removesuffix('Backward0')},"
-            raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an inplace "
-                               f"operation: [{t.type()} {list(t.shape)}]{by} is at version {t._version}; expected version "
-                               f"{v} instead. Hint: the tensor was changed in place (an `x += ...`, `x[i] = ...` or `x.add_(...)`) "
-                               f"after this operation saved it; compute the new value out of place (`x = x + ...`) or clone() it first.")
+    versions, out_counter, out = fn._versions
+    for a, v, made_by in zip(fn.inputs, versions, fn.input_fns):
+        if isinstance(a, Tensor) and (a._vc.version if a._vc is not None else 0) != v and _holds(fn, a._data):
+            _version_error(a, a._version, v, made_by)
+    if out_counter is not None and out_counter.version != 0:
+        _version_error(_make(out), out_counter.version, 0, fn)
+
+def _version_error(t, now, v, made_by):
+    by = "" if made_by is None else f", which is output 0 of {made_by.name().removesuffix('Backward0')},"
+    raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an inplace "
+                       f"operation: [{t.type()} {list(t.shape)}]{by} is at version {now}; expected version "
+                       f"{v} instead. Hint: the tensor was changed in place (an `x += ...`, `x[i] = ...` or `x.add_(...)`) "
+                       f"after this operation saved it; compute the new value out of place (`x = x + ...`) or clone() it first.")
 
 # %% ../nbs/03_autograd.ipynb #0c0253a7
 def _topo_order(root, requires_grad_only=True, nodes=False):
@@ -377,7 +385,8 @@ def _walk(roots, seeds, retain_graph, wanted=None):
             if wanted is None and t._retains_grad and t.grad_fn is fn: _accumulate(t, g, copy=True)
             if fn._versions: _check_versions(fn)
             handed = []
-            in_grads = _as_tuple(fn, _node_backward(fn, g))
+            cls = type(fn)
+            in_grads = _as_tuple(fn, cls.backward(fn, g) if cls._arrays else _node_backward(fn, g))   # the common case inline
             for i, (inp, f, need, ig) in enumerate(zip(fn.inputs, fn.input_fns, fn.needs_input_grad, in_grads)):
                 if ig is None or not need: continue
                 if isinstance(ig, Tensor): ig = ig._data
@@ -416,7 +425,7 @@ _OVERLAP = ("unsupported operation: more than one element of the written-to tens
 def _check_writable(t, overlap_ok=False):
     "torch's refusals before an in-place write: overlapping memory (an `expand`ed tensor; fill_ and zero_ allow it), a leaf that requires grad, a view of one."
     a = t._data
-    if not overlap_ok and builtins.any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)):
+    if not overlap_ok and 0 in a.strides and builtins.any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)):
         raise RuntimeError(_OVERLAP)
     if is_grad_enabled():
         if t._requires_grad and t.grad_fn is None:
