@@ -991,3 +991,32 @@ def test_parameters_to_vector_and_back_match_torch():
     with pytest.raises(TypeError) as e: nn.utils.vector_to_parameters(3, ours.parameters())
     with pytest.raises(TypeError) as te: torch.nn.utils.vector_to_parameters(3, theirs.parameters())
     assert str(e.value) == str(te.value)
+
+
+# ---------------------------------------------------------------- GELU's vectorised erf (Cody's approximations)
+def test_vectorised_erf_is_exact_to_float64_rounding_against_torch_and_math():
+    "The CPU erf behind F.gelu: every branch of Cody's approximations (|x| <= 0.46875, up to 4, beyond) and its edges."
+    from course_lib.nn._activation import _erf
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-8, 8, 40001), rng.standard_normal(20000) * 3, rng.standard_normal(2000) * 1e-8,
+                        [0.0, 0.46875, -0.46875, 4.0, -4.0, 5.9, 26.5, 27.3, 40.0, 1e-300, 5e-324, np.inf, -np.inf],
+                        np.nextafter([0.46875, 4.0], 10), np.nextafter([0.46875, 4.0], 0)])
+    ours, theirs = _erf(x), torch.special.erf(torch.tensor(x)).numpy()
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, theirs, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(ours, [math.erf(v) for v in x], rtol=1e-15, atol=0)
+    assert np.isnan(_erf(np.array([np.nan]))).all() and np.signbit(_erf(np.array([-0.0]))).all()
+    x32 = x.astype(np.float32)     # float32: computed in float64, then rounded like torch's float32 kernel (within one ulp)
+    np.testing.assert_allclose(_erf(x32), torch.special.erf(torch.tensor(x32)).numpy(), rtol=2e-7, atol=1e-30)
+    assert _erf(x32).dtype == np.float32
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float64_values_and_gradients_match_torch_tightly(approximate):
+    x = np.concatenate([np.random.default_rng(5).standard_normal(5000) * 4, EDGES])
+    ours, theirs = cl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = F.gelu(ours, approximate=approximate), torch.nn.functional.gelu(theirs, approximate=approximate)
+    # atol: for x << 0 both compute x * (1 + erf(x/sqrt 2)) / 2, whose 1 + erf cancels: equal to ~1e-16 absolute, not relative
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-14, atol=2e-15)
+    out.sum().backward(); tout.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-14, atol=1e-14)   # tanh: 1 + t and 1 - t*t cancel too

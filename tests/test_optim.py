@@ -536,3 +536,33 @@ def test_adamw_decays_every_weight_alike_and_adam_does_not():
     adam = run(cl, "Adam", weight_decay=0.1)
     np.testing.assert_allclose(adam, run(torch, "Adam", weight_decay=0.1), rtol=1e-10, atol=1e-14)
     assert adam[0] < 0.1 < 0.9 < adam[2]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_each_step_bumps_the_parameters_version_like_torch(case):
+    "The updates write the arrays directly, so they count their writes themselves: p._version goes up as torch's does."
+    name, kw = case
+    model, twin = make_pair(float64, 0)
+    opt, topt = getattr(optim, name)(model.parameters(), **kw), getattr(torch.optim, name)(twin.parameters(), **kw)
+    for step in range(3):
+        for p, tp in zip(model.parameters(), twin.parameters()):
+            g = np.random.default_rng(step).standard_normal(p.shape)
+            p.grad, tp.grad = tensor(g), torch.tensor(g)
+        before = [p._version for p in model.parameters()]
+        tbefore = [p._version for p in twin.parameters()]
+        opt.step(); topt.step()
+        assert [p._version - v for p, v in zip(model.parameters(), before)] == \
+               [p._version - v for p, v in zip(twin.parameters(), tbefore)]
+        assert all(p._version > v for p, v in zip(model.parameters(), before))
+
+
+def test_a_graph_that_saved_a_parameter_notices_the_step_like_torch():
+    "Why the version counter matters: backward through a graph built before the update refuses, in torch's words."
+    p, tp = nn.Parameter(tensor([1.0, 2.0])), torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    y, ty = (p * p).sum(), (tp * tp).sum()            # mul saves p for its backward
+    p.grad, tp.grad = tensor([0.5, 0.5]), torch.tensor([0.5, 0.5])
+    SGD([p], lr=0.1).step(); torch.optim.SGD([tp], lr=0.1).step()
+    with pytest.raises(RuntimeError) as e: y.backward()
+    with pytest.raises(RuntimeError) as te: ty.backward()
+    hint = lambda m: m.split(" Hint:")[0]            # course_lib's hint says how to fix it; torch's points to anomaly mode
+    assert hint(str(e.value)) == hint(str(te.value)) and "is at version 1; expected version 0" in str(e.value)

@@ -7,15 +7,16 @@ __all__ = ['Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad']
 
 # %% ../../nbs/08_optim.ipynb #2cd13fd2
 import warnings
+import numpy as np
 from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 from .._dtype import get_default_dtype, float32, float64
-from .._tensor import Tensor, tensor
+from .._tensor import Tensor, tensor, _make
+from .._device import _xp
 from .._creation import zeros_like, full_like
-from .._pointwise import maximum
-from ..autograd import no_grad, enable_grad
-from .. import _arithmetic, _conversion   # bind what step() calls: add_, mul_, addcmul_, addcdiv_, copy_, to
+from ..autograd import no_grad, enable_grad, _bump
+from .. import _arithmetic, _conversion   # bind what the optimizers call: zero_, fill_, to
 
 # %% ../../nbs/08_optim.ipynb #1f666c80
 def _typename(obj):
@@ -129,6 +130,7 @@ class SGD(Optimizer):
                                       maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused))
 
     @no_grad()
+    @np.errstate(all="ignore")                            # overflow gives inf, as in torch, without NumPy's warning
     def step(self, closure=None):
         loss = _closure_loss(closure)
         for group in self.param_groups:
@@ -136,17 +138,22 @@ class SGD(Optimizer):
             wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
             for p in group["params"]:
                 if p.grad is None: continue               # parameters that got no gradient are left alone
-                g = -p.grad if maximize else p.grad       # maximize: climb the objective instead
-                if wd != 0: g = g + wd * p                # weight decay: the gradient of (wd/2)*||p||^2
+                theta, g = p._data, p.grad._data          # the arrays themselves (see below)
+                if maximize: g = -g                       # maximize: climb the objective instead
+                if wd != 0: g = g + wd * theta            # weight decay: the gradient of (wd/2)*||p||^2
                 if mu != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:     # first step: b = g
-                        buf = state["momentum_buffer"] = g.clone()
+                        buf = _xp(theta).array(g)             # a copy, and an array even for a 0-d p
+                        state["momentum_buffer"] = _make(buf)
                     else:                                  # b = mu*b + (1-tau)*g, in place
-                        buf = state["momentum_buffer"]
-                        buf.mul_(mu).add_(g, alpha=1 - tau)
+                        buf = state["momentum_buffer"]._data
+                        buf *= mu
+                        buf += (1 - tau) * g
+                        _bump(state["momentum_buffer"])    # an in-place write: count it in the version counter
                     g = g + mu * buf if nesterov else buf
-                p.add_(g, alpha=-lr)                       # theta = theta - lr*g, in place
+                theta -= lr * g                            # theta = theta - lr*g, in place
+                _bump(p)
         return loss
 
 # %% ../../nbs/08_optim.ipynb #11b8229d
@@ -173,13 +180,15 @@ class Adam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     @no_grad()
+    @np.errstate(all="ignore")
     def step(self, closure=None):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None: continue
-                g = -p.grad if group["maximize"] else p.grad
+                theta, g = p._data, p.grad._data
+                if group["maximize"]: g = -g
                 state = self.state[p]
                 if not state:                                       # created on a parameter's first step
                     state["step"] = _step_tensor()
@@ -187,17 +196,22 @@ class Adam(Optimizer):
                     if group["amsgrad"]: state["max_exp_avg_sq"] = zeros_like(p)
                 t = _next_step(state)
                 if wd != 0:
-                    if group["decoupled_weight_decay"]: p.mul_(1 - lr * wd)   # AdamW: shrink the weights directly
-                    else: g = g + wd * p                                       # Adam: an L2 term in the gradient
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(g, alpha=1 - beta1)                 # m = b1*m + (1-b1)*g
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)          # v = b2*v + (1-b2)*g*g
+                    if group["decoupled_weight_decay"]:                # AdamW: shrink the weights directly
+                        theta *= 1 - lr * wd
+                        _bump(p)                                       # a write of its own, as in torch
+                    else: g = g + wd * theta                           # Adam: an L2 term in the gradient
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                m *= beta1; m += (1 - beta1) * g                       # m = b1*m + (1-b1)*g
+                v *= beta2; v += (1 - beta2) * (g * g)                 # v = b2*v + (1-b2)*g*g
+                _bump(state["exp_avg"]); _bump(state["exp_avg_sq"])
                 if group["amsgrad"]:                                   # divide by the largest v so far instead
-                    v = state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], v))
+                    v = _xp(v).maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+                    _bump(state["max_exp_avg_sq"])
                 bias_correction1 = 1 - beta1 ** t
                 bias_correction2 = 1 - beta2 ** t
-                denom = v.sqrt() / bias_correction2 ** 0.5 + eps       # sqrt(v_hat) + eps
-                p.addcdiv_(m, denom, value=-lr / bias_correction1)     # theta -= lr * m_hat / denom
+                denom = _xp(v).sqrt(v) / bias_correction2 ** 0.5 + eps   # sqrt(v_hat) + eps
+                theta -= (lr / bias_correction1) * (m / denom)         # theta -= lr * m_hat / denom
+                _bump(p)
         return loss
 
 # %% ../../nbs/08_optim.ipynb #e9727e81
@@ -257,32 +271,41 @@ class RMSprop(Optimizer):
                                       capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable))
 
     @no_grad()
+    @np.errstate(all="ignore")
     def step(self, closure=None):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps, wd, mu = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
             for p in group["params"]:
                 if p.grad is None: continue
-                g = -p.grad if group["maximize"] else p.grad
+                theta, g = p._data, p.grad._data
+                if group["maximize"]: g = -g
                 state = self.state[p]
                 if not state:
                     state["step"], state["square_avg"] = _step_tensor(), zeros_like(p)
                     if mu > 0: state["momentum_buffer"] = zeros_like(p)
                     if group["centered"]: state["grad_avg"] = zeros_like(p)
                 _next_step(state)
-                if wd != 0: g = g + wd * p
-                v = state["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)   # v = alpha*v + (1-alpha)*g*g
+                if wd != 0: g = g + wd * theta
+                v = state["square_avg"]._data
+                v *= alpha; v += (1 - alpha) * (g * g)                  # v = alpha*v + (1-alpha)*g*g
+                _bump(state["square_avg"])
                 if group["centered"]:                  # divide by the standard deviation of g rather than its RMS
-                    mean = state["grad_avg"].mul_(alpha).add_(g, alpha=1 - alpha)
-                    avg = (v - mean * mean).sqrt()
+                    mean = state["grad_avg"]._data
+                    mean *= alpha; mean += (1 - alpha) * g
+                    _bump(state["grad_avg"])
+                    avg = _xp(v).sqrt(v - mean * mean)
                 else:
-                    avg = v.sqrt()
-                avg.add_(eps)
+                    avg = _xp(v).sqrt(v)
+                avg += eps
                 if mu > 0:
-                    buf = state["momentum_buffer"].mul_(mu).addcdiv_(g, avg)          # b = mu*b + g/avg
-                    p.add_(buf, alpha=-lr)
+                    buf = state["momentum_buffer"]._data
+                    buf *= mu; buf += g / avg                           # b = mu*b + g/avg
+                    _bump(state["momentum_buffer"])
+                    theta -= lr * buf
                 else:
-                    p.addcdiv_(g, avg, value=-lr)
+                    theta -= lr * (g / avg)
+                _bump(p)
         return loss
 
 # %% ../../nbs/08_optim.ipynb #84929e99
@@ -303,18 +326,23 @@ class Adagrad(Optimizer):
         self.state[p]["step"], self.state[p]["sum"] = _step_tensor(), full_like(p, self._init_value)
 
     @no_grad()
+    @np.errstate(all="ignore")
     def step(self, closure=None):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None: continue
-                g = -p.grad if group["maximize"] else p.grad
+                theta, g = p._data, p.grad._data
+                if group["maximize"]: g = -g
                 state = self.state[p]
                 if not state: self._init_state(p)     # a parameter added later with add_param_group
                 t = _next_step(state)
-                if wd != 0: g = g + wd * p
+                if wd != 0: g = g + wd * theta
                 clr = lr / (1 + (t - 1) * lr_decay)     # the learning rate, decayed with the step
-                s = state["sum"].addcmul_(g, g)                            # s = s + g*g
-                p.addcdiv_(g, s.sqrt().add_(eps), value=-clr)              # theta -= clr * g / (sqrt(s) + eps)
+                s = state["sum"]._data
+                s += g * g                                                 # s = s + g*g
+                _bump(state["sum"])
+                theta -= clr * (g / (_xp(s).sqrt(s) + eps))                # theta -= clr * g / (sqrt(s) + eps)
+                _bump(p)
         return loss
