@@ -15,7 +15,7 @@ from .autograd import *
 from .autograd import Function, AccumulateGrad, _records, _rebase, _check_writable, _bump, _owner
 
 class Add(Function):
-    "a + b (b may be a Python number); broadcasting"
+    "`a + b` (`b` may be a Python number); broadcasting"
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = getattr(a, "shape", ()), getattr(b, "shape", ())   # a Python number has shape ()
@@ -26,7 +26,7 @@ class Add(Function):
         return unbroadcast(g, sa) if da else None, unbroadcast(g, sb) if db else None
 
 class Mul(Function):
-    "a * b; broadcasting"
+    "`a * b`; broadcasting"
     @staticmethod
     def forward(ctx, a, b):
         da, db = ctx.needs_input_grad
@@ -155,7 +155,7 @@ class Div(Function):
 
 # %% ../nbs/03_autograd.ipynb #80998122
 class Pow(Function):
-    "a ** b, either may be a Python number; torch's gradients at a = 0 and b = 0"
+    "`a ** b`, either may be a Python number; torch's gradients at `a = 0` and `b = 0`"
     @staticmethod
     def forward(ctx, a, b):
         with np.errstate(all="ignore"): out = a ** b

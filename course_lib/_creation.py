@@ -81,7 +81,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     return _factory(lambda xp, s, d: xp.eye(n, m, dtype=d), None, dtype, device, requires_grad)
 
 def from_numpy(array):
-    "A tensor *sharing memory* with a NumPy array (same dtype), like `torch.from_numpy`."
+    "A tensor sharing memory with a NumPy array (same dtype), like `torch.from_numpy`."
     if not isinstance(array, np.ndarray): raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     if array.dtype not in _NP2DT: _to_array(array)   # raises torch's unsupported-type error
     return Tensor(array)

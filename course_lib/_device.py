@@ -60,7 +60,7 @@ def _array_module(dev):
         import cupy
     except ImportError:
         raise RuntimeError("CUDA tensors need CuPy, which is not installed. Install it with: "
-                           "pip install 'course_lib[cuda]' (on Colab, CuPy comes with a GPU runtime: "
+                           "pip install cupy-cuda12x (CUDA 12; on Colab, CuPy comes with a GPU runtime: "
                            "Runtime → Change runtime type → GPU).") from None
     try: n = cupy.cuda.runtime.getDeviceCount()
     except Exception: n = 0

@@ -107,7 +107,7 @@ def test_asking_for_a_gpu_without_cupy_names_cupy_and_the_install_command(no_cup
         _asks_for_gpu()[way]()
     msg = str(e.value)
     assert "CuPy" in msg and "not installed" in msg, msg
-    assert "pip install" in msg and "course_lib[cuda]" in msg, msg
+    assert "pip install" in msg and "cupy-cuda12x" in msg, msg
 
 
 @pytest.mark.parametrize("way", list(_asks_for_gpu()))

@@ -346,7 +346,7 @@ def test_missing_cuda_error_says_what_is_missing(how):
     msg = str(err.value)
     if not cupy_ok:
         assert "cupy" in msg.lower(), msg
-        assert "pip install" in msg and "course_lib[cuda]" in msg, msg
+        assert "pip install" in msg and "cupy-cuda12x" in msg, msg
     else:
         assert "GPU" in msg, msg
 
