@@ -12,8 +12,11 @@
 
 Runs are interleaved (round r times a block of steps of every implementation, in rotating order)
 so that machine noise and drift hit all three alike. See bench/README.md for how to read the output.
+
+Also timed, against torch only (no hand-written floor): chapter 19's tiny GPT training step with AdamW
+(bench/gpt_step.py), target course_lib / torch <= 1.5.
 """
-import argparse, contextlib, gc, json, os, pathlib, platform, statistics, sys, time, tracemalloc
+import argparse, contextlib, gc, importlib.util, json, os, pathlib, platform, statistics, sys, time, tracemalloc
 
 import numpy as np
 
@@ -29,7 +32,8 @@ IMPLS = ("course_lib", "numpy", "torch")
 NOISY = 1.5                   # a workload whose slowest block is this much slower than its fastest is flagged
 CNN_BATCH = 64                # the digits LeNet: 1x8x8 images, batch 64 (chapter 14)
 TARGETS = {"mlp_b256": 1.25, "mlp_b32": 1.6, "stress_us_per_op": 15.0, "peak_memory_ratio": 1.5, "leak_mb": 5.0,
-           "cnn_b64": 1.3}
+           "cnn_b64": 1.3, "gpt_b32_t16": 1.5}     # gpt_b32_t16: course_lib/torch, bench/gpt_step.py's TARGET
+GPT_KEY = "gpt_b32_t16"       # chapter 19's GPT step: batch 32, context 16
 
 
 # ----------------------------------------------------------------------------------------------
@@ -592,6 +596,19 @@ def bench_cnn(batch, impls, rounds, block_s, settle_s=0.15):
     times, k = interleaved(fns, rounds, block_s, settle_s=settle_s)
     return {name: summarize(times[name], k[name]) for name in fns}
 
+def gpt_module():
+    "bench/gpt_step.py, loaded from its path (tests/test_bench.py loads this file the same way, without bench/ on sys.path)."
+    spec = importlib.util.spec_from_file_location("gpt_step", pathlib.Path(__file__).with_name("gpt_step.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+def bench_gpt(rounds, block_s, settle_s=0.15):
+    "The tiny GPT's step, course_lib and torch from the same weights and batch (gpt_step.setups), on one thread."
+    fns = dict(gpt_module().setups(threads=1))
+    times, k = interleaved(fns, rounds, block_s, settle_s=settle_s)
+    return {name: summarize(times[name], k[name]) for name in fns}
+
 def ratios(res):
     out = {}
     if "course_lib" in res:
@@ -611,9 +628,9 @@ def _mlp_step_builder(cls, batch, sizes=SIZES):
 # What a run does. `make bench` uses "full", `make bench QUICK=1` "quick"; tests/test_bench.py a tiny one.
 PLANS = {
     "full":  dict(rounds=25, block_s=0.1, settle_s=0.15, batches=(32, 256, 1024), sizes=SIZES,
-                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(200, 2000), cnn_batch=CNN_BATCH),
+                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(200, 2000), cnn_batch=CNN_BATCH, gpt=True),
     "quick": dict(rounds=7, block_s=0.04, settle_s=0.15, batches=(32, 256, 1024), sizes=SIZES,
-                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(100, 1000), cnn_batch=CNN_BATCH),
+                  stress_ops=STRESS_OPS, gpu_batch=4096, leak_steps=(100, 1000), cnn_batch=CNN_BATCH, gpt=True),
 }
 
 def run(plan, threads, name="full", log=print):
@@ -631,7 +648,7 @@ def _run(plan, threads, name, log):
 
     result = {"plan": name, "environment": environment(), "load_before": _loadavg(), "threads": threads, **thread_report(),
               "settings": {k: v for k, v in plan.items()} | {"lr": LR, "stress_elements": STRESS_N},
-              "impls": impls, "skipped": {n: r for n, r in avail.items() if r}, "workloads": {}}
+              "impls": impls, "skipped": {n: r for n, r in avail.items() if r}, "workloads": {}, "vs_torch": {}}
 
     for batch in plan["batches"]:
         key = f"mlp_b{batch}"
@@ -650,6 +667,18 @@ def _run(plan, threads, name, log):
     res = bench_stress(impls, rounds, block_s, plan["stress_ops"], settle_s)
     result["workloads"]["stress"] = {"kind": "stress", "ops": plan["stress_ops"], "elements": STRESS_N,
                                      "device": "cpu", "results": res, "ratios": ratios(res)}
+
+    if plan.get("gpt"):     # against torch only: "workloads" are the ones with a hand-written NumPy floor
+        if "course_lib" in impls and "torch" in impls:
+            log(f"timing {GPT_KEY} (chapter 19's tiny GPT with AdamW, one thread) ...")
+            with set_threads(1):    # like gpt_step.py: at these sizes threads cost more than they save, for both
+                res = bench_gpt(rounds, block_s, settle_s)
+            g = gpt_module()
+            result["vs_torch"][GPT_KEY] = {"kind": "gpt", "batch": g.BATCH, "context": g.BLOCK, "device": "cpu", "threads": 1,
+                                           "results": res, "ratios": ratios(res), "target": TARGETS[GPT_KEY]}
+        else:
+            result["skipped"][GPT_KEY] = "needs both course_lib and torch"
+            log(f"skipping {GPT_KEY}: it needs both course_lib and torch")
 
     ok, reason = gpu_status()
     if ok and "course_lib" in impls:
@@ -706,6 +735,8 @@ def check_targets(r):
     add("MLP b=256 course_lib/numpy", get("mlp_b256"), TARGETS["mlp_b256"], "x")
     add("MLP b=32 course_lib/numpy", get("mlp_b32"), TARGETS["mlp_b32"], "x")
     add(f"CNN b={CNN_BATCH} course_lib/numpy", get(f"cnn_b{CNN_BATCH}"), TARGETS["cnn_b64"], "x")
+    gpt = r.get("vs_torch", {}).get(GPT_KEY, {}).get("ratios", {}).get("course_lib/torch")
+    add("GPT b=32 t=16 course_lib/torch", gpt, TARGETS[GPT_KEY], "x")
     st = w.get("stress", {}).get("results", {}).get("course_lib")
     add("stress: per-op forward+backward", st and st["us_per_op"], TARGETS["stress_us_per_op"], "µs")
     mem = r.get("peak_memory", {}).get("mlp_b256")
@@ -739,9 +770,10 @@ def table(result):
     impls = result["impls"]
     head = f"{'workload':<20}" + "".join(f"{n:>26}" for n in impls) + f"{'cl/numpy':>10}{'cl/torch':>10}"
     lines += [head, "-" * len(head)]
-    for key, w in result["workloads"].items():
-        label = {"stress": f"stress {w.get('ops')} ops"}.get(key, f"{w['kind'].upper()} b={w.get('batch')}" +
-                                                                 (" cuda" if w["device"] != "cpu" else ""))
+    timed = result["workloads"] | result.get("vs_torch", {})
+    for key, w in timed.items():
+        label = {"stress": f"stress {w.get('ops')} ops", GPT_KEY: "GPT b=32 t=16"}.get(
+            key, f"{w['kind'].upper()} b={w.get('batch')}" + (" cuda" if w["device"] != "cpu" else ""))
         row = f"{label:<20}"
         for n in impls:
             s = w["results"].get(n)
@@ -754,7 +786,7 @@ def table(result):
         if key == "stress":
             per = "  ".join(f"{n}: {s['us_per_op']:.2f} µs" for n, s in w["results"].items())
             lines.append(f"{'  per op (fwd+bwd)':<20}{per}")
-    noisy = [f"{key} {n}" for key, w in result["workloads"].items() for n, st in w["results"].items()
+    noisy = [f"{key} {n}" for key, w in timed.items() for n, st in w["results"].items()
              if st["max_s"] > NOISY * st["min_s"]]
     if noisy:
         lines.append(f"noisy (slowest block > {NOISY:g}x the fastest): {', '.join(noisy)}; load average "

@@ -1,4 +1,5 @@
 """The tiny GPT's training step (chapter 19) in course_lib and in torch on the CPU: the same model from the same weights.
+`make bench` times it too (bench/bench.py's GPT row, stored under `vs_torch`); this script times it alone.
 
     python bench/gpt_step.py              # about 30 s: median ms per step of each, and course_lib / torch (target <= 1.5)
     python bench/gpt_step.py --quick      # about 10 s

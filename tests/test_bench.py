@@ -109,3 +109,45 @@ def test_a_run_includes_the_cnn_workload_and_its_target():
     assert set(w["ratios"]) == {"course_lib/numpy", "course_lib/torch"}
     assert "CNN b=8" in bench.table(result)
     assert any(t["target"] == f"CNN b={bench.CNN_BATCH} course_lib/numpy" for t in result["targets"])
+
+
+# ---------------------------------------------------------------- the GPT step (bench/gpt_step.py), against torch only
+def test_a_run_includes_the_gpt_step_against_torch_and_its_target():
+    plan = dict(rounds=2, block_s=0.002, settle_s=0.0, batches=(32,), sizes=SIZES, stress_ops=8,
+                gpu_batch=64, leak_steps=(2, 5), gpt=True)
+    result = bench.run(plan, threads=1, name="tiny", log=lambda msg: None)
+    w = result["vs_torch"][bench.GPT_KEY]
+    assert bench.GPT_KEY not in result["workloads"]     # "workloads" are those with a NumPy floor (chapter 10 reads them)
+    assert w["kind"] == "gpt" and w["threads"] == 1 and (w["batch"], w["context"]) == (32, 16)
+    assert set(w["results"]) == {"course_lib", "torch"} and set(w["ratios"]) == {"course_lib/torch"}
+    assert all(s["median_s"] > 0 and s["blocks"] == 2 for s in w["results"].values())
+    target, = [t for t in result["targets"] if t["target"] == "GPT b=32 t=16 course_lib/torch"]
+    assert target["limit"] == w["target"] == bench.gpt_module().TARGET == 1.5 and target["value"] == w["ratios"]["course_lib/torch"]
+    assert "GPT b=32 t=16" in bench.table(result)
+
+def test_make_bench_plans_time_the_gpt_step_and_a_plan_without_it_skips_it():
+    assert bench.PLANS["full"]["gpt"] and bench.PLANS["quick"]["gpt"]
+    plan = dict(rounds=1, block_s=0.001, settle_s=0.0, batches=(32,), sizes=SIZES, stress_ops=8, gpu_batch=64, leak_steps=(1, 2))
+    result = bench.run(plan, threads=1, name="tiny", log=lambda msg: None)
+    assert result["vs_torch"] == {}
+    target, = [t for t in result["targets"] if t["target"].startswith("GPT")]
+    assert target["met"] is None and "not measured" in bench.table(result)
+
+def test_gpt_step_is_the_same_model_in_both_libraries():
+    "gpt_step.setups checks the first losses agree; the two models also have the same parameters, shapes and count."
+    import torch
+    import course_lib as cl
+    gpt = bench.gpt_module()
+    ours, theirs = gpt.make_gpt(cl), gpt.make_gpt(torch)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters()) == 8979
+    steps = dict(gpt.setups(threads=1))
+    assert abs(steps["course_lib"]() - steps["torch"]()) < 1e-4      # the second step: AdamW's updates agree too
+
+def test_the_baseline_holds_the_gpt_step_and_its_target():
+    import json
+    base = json.loads((ROOT / "bench/baseline.json").read_text())
+    w = base["vs_torch"][bench.GPT_KEY]
+    assert w["target"] == bench.TARGETS[bench.GPT_KEY] and set(w["results"]) == {"course_lib", "torch"}
+    assert np.isclose(w["ratios"]["course_lib/torch"], w["results"]["course_lib"]["median_s"] / w["results"]["torch"]["median_s"])
+    assert all(set(wl["results"]) >= {"course_lib", "numpy", "torch"} for wl in base["workloads"].values())   # what chapter 10 reads
