@@ -323,7 +323,7 @@ def _exclusive_cumprod(a, reverse=False):
     return xp.concatenate([ones, xp.cumprod(a[..., :-1], axis=-1)], axis=-1)
 
 class Prod(Function):
-    "The product over `axes`; d/da_i is the product of all the *other* elements (left products × right products: no division, so zeros are fine)."
+    "The product over `axes`; d/da_i is the product of all the other elements (left products × right products: no division, so zeros are fine)."
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.save_for_backward(a); ctx.axes, ctx.keepdim = axes, keepdim
