@@ -13,7 +13,7 @@ from copy import deepcopy
 from itertools import chain
 from .._dtype import get_default_dtype, float32, float64
 from .._tensor import Tensor, tensor, _make
-from .._device import _xp
+from .._device import _xp, _same_device
 from .._creation import zeros_like, full_like
 from ..autograd import no_grad, enable_grad, _bump
 from .. import _arithmetic, _conversion   # bind what the optimizers call: zero_, fill_, to
@@ -119,6 +119,12 @@ def _closure_loss(closure):
     if closure is None: return None
     with enable_grad(): return closure()
 
+def _arrays(p, *state):
+    "The arrays of p's state tensors, to update in place. A state left on another device (the model moved after a step) is torch's error."
+    for t in state:
+        if t._data.__class__ is not p._data.__class__: _same_device(p, t)
+    return [t._data for t in state]
+
 class SGD(Optimizer):
     "Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay, like `torch.optim.SGD`"
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
@@ -147,7 +153,7 @@ class SGD(Optimizer):
                         buf = _xp(theta).array(g)             # a copy, and an array even for a 0-d p
                         state["momentum_buffer"] = _make(buf)
                     else:                                  # b = mu*b + (1-tau)*g, in place
-                        buf = state["momentum_buffer"]._data
+                        buf, = _arrays(p, state["momentum_buffer"])
                         buf *= mu
                         buf += (1 - tau) * g
                         _bump(state["momentum_buffer"])    # an in-place write: count it in the version counter
@@ -200,12 +206,13 @@ class Adam(Optimizer):
                         theta *= 1 - lr * wd
                         _bump(p)                                       # a write of its own, as in torch
                     else: g = g + wd * theta                           # Adam: an L2 term in the gradient
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                m, v = _arrays(p, state["exp_avg"], state["exp_avg_sq"])
                 m *= beta1; m += (1 - beta1) * g                       # m = b1*m + (1-b1)*g
                 v *= beta2; v += (1 - beta2) * (g * g)                 # v = b2*v + (1-b2)*g*g
                 _bump(state["exp_avg"]); _bump(state["exp_avg_sq"])
                 if group["amsgrad"]:                                   # divide by the largest v so far instead
-                    v = _xp(v).maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+                    vmax, = _arrays(p, state["max_exp_avg_sq"])
+                    v = _xp(v).maximum(vmax, v, out=vmax)
                     _bump(state["max_exp_avg_sq"])
                 bias_correction1 = 1 - beta1 ** t
                 bias_correction2 = 1 - beta2 ** t
@@ -287,11 +294,11 @@ class RMSprop(Optimizer):
                     if group["centered"]: state["grad_avg"] = zeros_like(p)
                 _next_step(state)
                 if wd != 0: g = g + wd * theta
-                v = state["square_avg"]._data
+                v, = _arrays(p, state["square_avg"])
                 v *= alpha; v += (1 - alpha) * (g * g)                  # v = alpha*v + (1-alpha)*g*g
                 _bump(state["square_avg"])
                 if group["centered"]:                  # divide by the standard deviation of g rather than its RMS
-                    mean = state["grad_avg"]._data
+                    mean, = _arrays(p, state["grad_avg"])
                     mean *= alpha; mean += (1 - alpha) * g
                     _bump(state["grad_avg"])
                     avg = _xp(v).sqrt(v - mean * mean)
@@ -299,7 +306,7 @@ class RMSprop(Optimizer):
                     avg = _xp(v).sqrt(v)
                 avg += eps
                 if mu > 0:
-                    buf = state["momentum_buffer"]._data
+                    buf, = _arrays(p, state["momentum_buffer"])
                     buf *= mu; buf += g / avg                           # b = mu*b + g/avg
                     _bump(state["momentum_buffer"])
                     theta -= lr * buf
@@ -340,7 +347,7 @@ class Adagrad(Optimizer):
                 t = _next_step(state)
                 if wd != 0: g = g + wd * theta
                 clr = lr / (1 + (t - 1) * lr_decay)     # the learning rate, decayed with the step
-                s = state["sum"]._data
+                s, = _arrays(p, state["sum"])
                 s += g * g                                                 # s = s + g*g
                 _bump(state["sum"])
                 theta -= clr * (g / (_xp(s).sqrt(s) + eps))                # theta -= clr * g / (sqrt(s) + eps)
