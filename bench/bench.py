@@ -519,7 +519,7 @@ def gpu_status():
     try:
         import cupy
     except ImportError:
-        return False, "CuPy is not installed (pip install 'course_lib[cuda]')"
+        return False, "CuPy is not installed (pip install cupy-cuda12x)"
     try:
         if cupy.cuda.runtime.getDeviceCount() == 0:
             return False, "CuPy found no CUDA GPU"
