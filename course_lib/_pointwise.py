@@ -407,22 +407,50 @@ _ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1
 
 def _ratio(num, den, z):
     "num(z) / den(z) by Horner's rule, Cody's way: num's last coefficient goes with its highest power, den is monic."
-    n, d = num[-1] * z, z
-    for a, b in zip(num[:len(den) - 1], den[:-1]): n, d = (n + a) * z, (d + b) * z
-    return (n + num[len(den) - 1]) / (d + den[-1])
+    n, d = num[-1] * z, z + den[0]
+    for a, b in zip(num[:len(den) - 1], den[1:]):
+        n += a; n *= z; d *= z; d += b                     # in place: no new array per step
+    n += num[len(den) - 1]; n /= d
+    return n
+
+_EXP_S2 = np.exp(-(np.arange(97) / 16) ** 2)            # exp(-s^2) for s = k/16 up to 6: a table instead of an exp
+
+def _exp_minus_square(y):
+    "exp(-y^2) as exp(-s^2) exp(-(y-s)(y+s)), s = y cut to 1/16: y^2's rounding is not magnified (Cody's trick)."
+    k = (y * 16).astype(np.intp)
+    s = k / 16
+    e = np.exp((s - y) * (y + s)); e *= _EXP_S2[k]
+    return e
+
+def _erf_block(a):
+    "erf of a float64 array by Cody's three branches; each intermediate is a whole-array pass, so blocks stay in cache."
+    y = np.abs(a)
+    small = a * _ratio(_ERF_A, _ERF_B, a * a)             # |x| <= 0.46875: erf = x R(x^2); -0.0 stays -0.0, nan stays nan
+    w = np.fmin(y, 4.0)                                   # 0.46875 < |x| <= 4: erfc = R(|x|) exp(-x^2); nan and inf: 4, fixed below
+    erfc = _ratio(_ERF_C, _ERF_D, w); erfc *= _exp_minus_square(w)
+    far = np.flatnonzero(y > 4)                           # rare: only these pay for the third branch
+    if far.size:
+        v = y.reshape(-1)[far]
+        z = 1 / (v * v)                                   # inf: z = 0, and erfc is set to 0 beyond 6 anyway
+        f = (1 / math.sqrt(math.pi) - z * _ratio(_ERF_P, _ERF_Q, z)) / v
+        f = np.where(v < 6, f * _exp_minus_square(np.fmin(v, 6.0)), 0.0)   # erfc(6) < 2**-54: erf rounds to +-1
+        erfc.reshape(-1)[far] = f
+    return np.where(y > 0.46875, np.copysign(1 - erfc, a), small)   # nan fails y > 0.46875: it keeps small's nan
+
+_ERF_BLOCK = 16384                                        # 128 KiB per intermediate: some 70 passes run in the CPU's cache
+
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 def _erf_numpy(x):
-    "erf of a NumPy array, vectorised (Cody's approximations, in float64), in x's dtype."
-    a = x.astype(np.float64)
-    y = np.minimum(np.abs(a), 30.0)                          # erfc(30) underflows to 0: erf is +-1 from there on, inf included
-    with np.errstate(all="ignore"):                          # the branch np.where discards may overflow
-        small = a * _ratio(_ERF_A, _ERF_B, a * a)
-        z = 1 / (y * y)
-        big = (1 / math.sqrt(math.pi) - z * _ratio(_ERF_P, _ERF_Q, z)) / y
-        ysq = np.trunc(y * 16) / 16                          # exp(-y^2) as two factors, so y^2's rounding is not magnified
-        erfc = np.where(y <= 4, _ratio(_ERF_C, _ERF_D, y), big) * np.exp(-ysq * ysq) * np.exp(-(y - ysq) * (y + ysq))
-        out = np.where(y <= 0.46875, small, np.copysign(1 - erfc, a))
-    return np.where(np.isnan(a), a, out).astype(x.dtype, copy=False)
+    "erf of a NumPy array, vectorised (Cody's approximations, in float64, block by block), in x's dtype."
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if a.size < 512: return np.asarray(_erf_scalar(x), dtype=x.dtype)   # few elements: Python's exact erf is the faster
+    with np.errstate(all="ignore"):                       # nan and inf inputs: the branches np.where discards may be invalid
+        if a.size <= _ERF_BLOCK: out = _erf_block(a)
+        else:
+            out = np.empty_like(a)
+            for i in range(0, a.size, _ERF_BLOCK): out[i:i + _ERF_BLOCK] = _erf_block(a[i:i + _ERF_BLOCK])
+    return out.reshape(np.shape(x)).astype(x.dtype, copy=False)
 
 def _erf(a):
     "erf elementwise, in a's dtype: Cody's approximations on NumPy arrays (NumPy has no erf), CuPy's kernel on the GPU."
