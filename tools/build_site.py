@@ -20,6 +20,7 @@ check exactly what Quarto would get.
 """
 import ast, json, os, re, shutil, subprocess, sys
 from pathlib import Path
+import callouts   # tools/callouts.py, beside this file (its folder is on sys.path when this runs or is imported)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROC = ROOT / "_proc"
@@ -211,8 +212,6 @@ def inline_colab_badge(nb):
 def quarto_callouts(nb):
     """The notebooks write callouts in a form JupyterLab and Colab render (tools/callouts.py): a quoted box, and a
     `<details>` fold for a solution. Quarto gets its own callout syntax back, each solution's code inside its fold."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import callouts
     return callouts.notebook_to_quarto(nb)
 
 

@@ -15,6 +15,7 @@ In JupyterLab, tags are under the right sidebar's Property Inspector (the gear) 
 two comment lines in the cell as before and run `make clean`, which runs this first.
 """
 import json, pathlib, re, sys
+from nbclean import dumps   # the one way notebooks are written (tools/nbclean.py, beside this file)
 
 # nbval's comment markers and the tags that mean the same (nbval/plugin.py: comment_markers, metadata_tags)
 TAG_OF = {"NBVAL_IGNORE_OUTPUT": "nbval-ignore-output", "NBVAL_SKIP": "nbval-skip",
@@ -76,7 +77,6 @@ def markers_left(nb):
     return left
 
 
-def dumps(nb): return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def main(args):
