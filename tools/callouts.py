@@ -88,7 +88,7 @@ def notebook_to_quarto(nb):
             nxt = cells[i + 1] if i + 1 < len(cells) else None
             holds = (_JUPYTER_FOLD.search(md) is not None and md.rstrip().endswith("</details>") and nxt is not None
                      and nxt["cell_type"] == "code" and nxt.get("metadata", {}).get("jupyter", {}).get("source_hidden"))
-            c["source"] = to_quarto(md, close=not holds) if not holds else _open_last(md)
+            c["source"] = _open_last(md) if holds else to_quarto(md)
             out.append(c)
             if holds:
                 out.append(nxt)
