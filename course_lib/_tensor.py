@@ -118,7 +118,7 @@ def _renamed(fn, name):
     code = fn.__code__.replace(co_name=name, co_qualname=f"Tensor.{name}")
     new = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     new.__kwdefaults__, new.__doc__, new.__module__, new.__qualname__ = fn.__kwdefaults__, fn.__doc__, fn.__module__, f"Tensor.{name}"
-    new.__wrapped__ = fn
+    new.__annotations__, new.__wrapped__ = fn.__annotations__, fn   # hints too: editors complete on what a method returns
     return new
 
 def tensor_method(*names):
