@@ -8,19 +8,21 @@ __all__ = ['relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'Gelu', 'Silu', 
 import math, warnings
 import numpy as np
 from .. import _activation, _pointwise
+from .._tensor import Tensor
+from .._dtype import dtype
 from .._device import _xp
 from ..autograd import Function, _records, _rebase, _check_writable, _bump
 
 # %% ../../nbs/05_losses.ipynb #f2be3e73
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     "`max(x, 0)` elementwise, like `F.relu`; `inplace=True` overwrites `input` (`input.relu_()`) and returns it."
     return input.relu_() if inplace else _activation.relu(input)
 
-def sigmoid(input):
+def sigmoid(input: Tensor) -> Tensor:
     "$1/(1+e^{-x})$ elementwise, computed stably, like `F.sigmoid`."
     return _activation.sigmoid(input)
 
-def tanh(input):
+def tanh(input: Tensor) -> Tensor:
     "Hyperbolic tangent elementwise, like `F.tanh`."
     return _pointwise.tanh(input)
 
@@ -29,12 +31,12 @@ def _implicit_dim(name, ndim):
                   stacklevel=3)
     return 0 if ndim in (0, 1, 3) else 1
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: dtype | None = None) -> Tensor:
     "Softmax along `dim` (stable), like `F.softmax`."
     if dim is None: dim = _implicit_dim("softmax", input.ndim)
     return _activation.softmax(input, dim, dtype=dtype)
 
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: dtype | None = None) -> Tensor:
     "Log-softmax along `dim` (stable), like `F.log_softmax`."
     if dim is None: dim = _implicit_dim("log_softmax", input.ndim)
     return _activation.log_softmax(input, dim, dtype=dtype)
@@ -142,28 +144,34 @@ def _maybe_inplace(input, inplace, f):
     _bump(input)
     return input
 
-def gelu(input, approximate="none"):
+def gelu(
+    input: Tensor,
+    approximate: str = "none",   # "none": the exact form, with erf; "tanh": its tanh approximation
+) -> Tensor:
     "$x\\,\\Phi(x)$ elementwise ($\\Phi$ the standard normal CDF), or its tanh approximation, like `F.gelu`."
     if approximate not in ("none", "tanh"): raise RuntimeError("approximate argument must be either none or tanh.")
     return Gelu.apply(_floating_only(input, "GeluKernelImpl"), approximate)
 
-def silu(input, inplace=False):
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     "$x\\,\\sigma(x)$ elementwise (also called Swish), like `F.silu`."
     return _maybe_inplace(_floating_only(input, "silu_cpu"), inplace, Silu.apply)
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     "$x$ for $x > 0$, else `negative_slope`$\\cdot x$, like `F.leaky_relu`."
     return _maybe_inplace(_floating_only(input, "leaky_relu_cpu"), inplace, lambda x: LeakyRelu.apply(x, negative_slope))
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     "$x$ for $x > 0$, else $\\alpha(e^x - 1)$, like `F.elu`."
     return _maybe_inplace(_floating_only(input, "elu_cpu"), inplace, lambda x: Elu.apply(x, alpha))
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(
+    input: Tensor, beta: float = 1.0,
+    threshold: float = 20.0,   # where beta * x exceeds it, the result is x itself
+) -> Tensor:
     "$\\frac{1}{\\beta}\\log(1 + e^{\\beta x})$, computed stably, and $x$ itself where $\\beta x >$ `threshold`, like `F.softplus`."
     return Softplus.apply(_floating_only(input, "softplus_cpu"), beta, threshold)
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     "`input` clamped to `[min_val, max_val]`, gradient 0 outside (and at the bounds), like `F.hardtanh`."
     if min_val > max_val: raise ValueError("min_val cannot be greater than max_val")
     return _maybe_inplace(input, inplace, lambda x: Hardtanh.apply(x, min_val, max_val))

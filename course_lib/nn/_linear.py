@@ -4,6 +4,7 @@
 __all__ = ['linear']
 
 # %% ../../nbs/05_losses.ipynb #d4ca951a
+from .._tensor import Tensor
 from .._linalg import Addmm
 
 # %% ../../nbs/05_losses.ipynb #2e919938
@@ -13,7 +14,7 @@ def _fits_addmm(input, weight, bias):
             and input._data.dtype == weight._data.dtype == bias._data.dtype
             and input._data.__class__ is weight._data.__class__ is bias._data.__class__ and input.shape[-1] == weight.shape[1])
 
-def linear(input, weight, bias=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     "$x W^T + b$, like `F.linear` (`weight` has shape (out_features, in_features))."
     if _fits_addmm(input, weight, bias): return Addmm.apply(input, weight, bias)
     out = input @ weight.T              # the general case broadcasts, and its errors are those of `@` and `+`

@@ -21,7 +21,10 @@ from .._shape import unsqueeze
 from .._indexing import masked_fill
 
 # %% ../../nbs/05_losses.ipynb #bbb147d1
-def one_hot(tensor, num_classes=-1):
+def one_hot(
+    tensor: Tensor,
+    num_classes: int = -1,   # the length of each row; -1: the largest class + 1
+) -> Tensor:
     "Class indices (int64) as one-hot rows of length `num_classes` (max + 1 when -1), like `F.one_hot`."
     t = tensor._data
     if t.dtype != np.int64: raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
@@ -70,7 +73,13 @@ def _size_warning(input, target):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will "
                       "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.", stacklevel=3)
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(
+    input: Tensor, target: Tensor,
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean", "sum", or "none": one loss per element
+    weight: Tensor | None = None,       # not supported (torch's elementwise weights)
+) -> Tensor:
     "Mean squared error $(x - y)^2$, reduced, like `F.mse_loss`."
     reduction = _reduction(size_average, reduce, reduction)
     if weight is not None: raise NotImplementedError("mse_loss: course_lib does not support `weight`")
@@ -82,7 +91,13 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         raise
 
 # %% ../../nbs/05_losses.ipynb #76aaa3b8
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def l1_loss(
+    input: Tensor, target: Tensor,
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean", "sum", or "none": one loss per element
+    weight: Tensor | None = None,       # not supported (torch's elementwise weights)
+) -> Tensor:
     "Mean absolute error $|x - y|$, reduced, like `F.l1_loss` (composed from ops, as torch does)."
     reduction = _reduction(size_average, reduce, reduction)
     if weight is not None: raise NotImplementedError("l1_loss: course_lib does not support `weight`")
@@ -128,13 +143,24 @@ def _robust(Fn, name, input, target, reduction, param):
         broadcast_shapes(a.shape, b.shape, op=name)
         raise
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(
+    input: Tensor, target: Tensor,
+    reduction: str = "mean",        # "mean", "sum", or "none": one loss per element
+    delta: float = 1.0,             # where the loss turns from quadratic to linear
+    weight: Tensor | None = None,   # not supported (torch's elementwise weights)
+) -> Tensor:
     "$\\frac12 d^2$ for $|d| < \\delta$, else $\\delta(|d| - \\frac12\\delta)$, with $d = x - y$, reduced, like `F.huber_loss`."
     if weight is not None: raise NotImplementedError("huber_loss: course_lib does not support `weight`")
     if delta <= 0: raise RuntimeError("huber_loss does not support non-positive values for delta.")
     return _robust(HuberLoss, "huber_loss", input, target, _reduction(None, None, reduction), delta)
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(
+    input: Tensor, target: Tensor,
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean", "sum", or "none": one loss per element
+    beta: float = 1.0,                  # where the loss turns from quadratic to linear; 0 is l1_loss
+) -> Tensor:
     "$\\frac{d^2}{2\\beta}$ for $|d| < \\beta$, else $|d| - \\frac\\beta2$, reduced, like `F.smooth_l1_loss`; `beta=0` is `l1_loss`."
     reduction = _reduction(size_average, reduce, reduction)
     if beta < 0: raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -209,7 +235,14 @@ def _class_weights(weight, input, C):
     return weight._data
 
 # %% ../../nbs/05_losses.ipynb #7427a6f9
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def nll_loss(
+    input: Tensor, target: Tensor,
+    weight: Tensor | None = None,       # one weight per class, shape (C,): scales each sample's loss
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    ignore_index: int = -100,           # a target equal to it adds nothing to the loss, nor to the mean's count
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean" (weighted when `weight` is given), "sum", or "none": one loss per sample
+) -> Tensor:
     "Negative log-likelihood: -input[i, target[i]] (times `weight[target[i]]`), reduced, like `F.nll_loss`."
     reduction = _reduction(size_average, reduce, reduction)
     _check_nll_args(input, target, weight)
@@ -222,8 +255,15 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return NllLoss.apply(input, t, _class_weights(weight, input, C), reduction, ignore_index)
 
 # %% ../../nbs/05_losses.ipynb #37cf5dc4
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(
+    input: Tensor, target: Tensor,
+    weight: Tensor | None = None,       # one weight per class, shape (C,): scales each sample's loss
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    ignore_index: int = -100,           # a target equal to it adds nothing to the loss, nor to the mean's count
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean" (weighted when `weight` is given), "sum", or "none": one loss per sample
+    label_smoothing: float = 0.0,       # this share of each target's probability is spread evenly over the C classes
+) -> Tensor:
     "Cross-entropy of logits `input` (N, C, ...) against class indices `target` (N, ...) or class probabilities, like `F.cross_entropy`."
     reduction = _reduction(size_average, reduce, reduction)
     if input.ndim == 0: raise ValueError("Expected 1 or more dimensions (got 0)")
@@ -286,7 +326,13 @@ def _check_probabilities(input, target):
     if ((x < 0) | (x > 1)).any(): raise RuntimeError("all elements of input should be between 0 and 1")
     if ((yv < 0) | (yv > 1)).any(): raise RuntimeError("all elements of target should be between 0 and 1")
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+def binary_cross_entropy(
+    input: Tensor, target: Tensor,
+    weight: Tensor | None = None,       # multiplies each element's loss (broadcast to input's shape)
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean", "sum", or "none": one loss per element
+) -> Tensor:
     "$-(y \\log x + (1-y) \\log(1-x))$ for probabilities `input`, logs clamped at -100, like `F.binary_cross_entropy`."
     reduction = _reduction(size_average, reduce, reduction)
     _check_probabilities(input, target)
@@ -316,8 +362,14 @@ class BinaryCrossEntropyWithLogits(Function):
         gy = g * (-z if pw is None else (pw - 1) * sp - z) if ctx.needs_input_grad[1] else None
         return gz, gy, None, None, None
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Tensor,
+    weight: Tensor | None = None,       # multiplies each element's loss (broadcast to input's shape)
+    size_average: bool | None = None,   # deprecated: use `reduction`
+    reduce: bool | None = None,         # deprecated: use `reduction`
+    reduction: str = "mean",            # "mean", "sum", or "none": one loss per element
+    pos_weight: Tensor | None = None,   # multiplies the positive targets' loss; one weight per class (last dimension)
+) -> Tensor:
     "Binary cross-entropy of `sigmoid(input)`, computed from the logits without overflow, like `F.binary_cross_entropy_with_logits`."
     reduction = _reduction(size_average, reduce, reduction)
     _same_size(input, target, "Target size {} must be the same as input size {}")
