@@ -11,6 +11,8 @@ __all__ = ['Convolution', 'conv2d', 'conv1d', 'MaxPool2DWithIndices', 'max_pool2
 import math
 import numpy as np
 from .._tensor import Tensor, _make
+from .._dtype import dtype
+from ..types import Device, _size
 from .._device import _xp
 from .._creation import empty
 from ..autograd import Function
@@ -143,11 +145,23 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
         return _conv(name, nd, input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     return Convolution.apply(input, weight, bias, (stride, pads, dilation, groups))
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None,
+    stride: int | tuple[int, int] = 1,          # the step between windows
+    padding: str | int | tuple[int, int] = 0,   # zeros on each side; "valid": none, "same": output size = input size
+    dilation: int | tuple[int, int] = 1,        # the spacing between the filter's taps (2: every other pixel)
+    groups: int = 1,                            # channels split into this many groups, each with its own filters
+) -> Tensor:
     "2-D convolution (cross-correlation) of `input` (N, C, H, W) with filters `weight` (O, C/groups, kh, kw), like `F.conv2d`."
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None,
+    stride: int | tuple[int] = 1,          # the step between windows
+    padding: str | int | tuple[int] = 0,   # zeros on each side; "valid": none, "same": output size = input size
+    dilation: int | tuple[int] = 1,        # the spacing between the filter's taps (2: every other pixel)
+    groups: int = 1,                       # channels split into this many groups, each with its own filters
+) -> Tensor:
     "1-D convolution of `input` (N, C, L) with filters `weight` (O, C/groups, k), like `F.conv1d`."
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
@@ -223,7 +237,14 @@ def _max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return
     out = MaxPool2DWithIndices.apply(input, k, s, pads, d)
     return (out, _max_pool_indices(input._data, k, s, pads, d)) if return_indices else out
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(
+    input: Tensor, kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,   # the step between windows; None: kernel_size
+    padding: int | tuple[int, int] = 0,            # -inf added on each side (at most half the kernel)
+    dilation: int | tuple[int, int] = 1,           # the spacing between a window's elements
+    ceil_mode: bool = False,                       # round the output size up: a last, partial window
+    return_indices: bool = False,                  # also return where each maximum is (row * W + column in its plane)
+) -> Tensor | tuple[Tensor, Tensor]:
     "The maximum of each `kernel_size` window of `input` (N, C, H, W), like `F.max_pool2d`."
     return _batched(_max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
@@ -256,7 +277,14 @@ def _avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pa
     divisor = _avg_divisor(input._data, k, s, pads, _tuple(padding, 2), count_include_pad, divisor_override)
     return AvgPool2D.apply(input, k, s, pads, divisor)
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool2d(
+    input: Tensor, kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,   # the step between windows; None: kernel_size
+    padding: int | tuple[int, int] = 0,            # zeros added on each side (at most half the kernel)
+    ceil_mode: bool = False,                       # round the output size up: a last, partial window
+    count_include_pad: bool = True,                # the padding's zeros count in each window's mean
+    divisor_override: int | None = None,           # divide each window's sum by this instead
+) -> Tensor:
     "The mean of each `kernel_size` window of `input` (N, C, H, W), like `F.avg_pool2d`."
     return _batched(_avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
@@ -278,7 +306,7 @@ class AdaptiveAvgPool2D(Function):
     @staticmethod
     def backward(ctx, g): return ctx.Ah.T @ g @ ctx.Aw, None
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: Tensor, output_size: int | None | tuple[int | None, int | None]) -> Tensor:
     "Average-pool `input` (N, C, H, W) or (C, H, W) to `output_size` (an int, or a pair; None keeps that size), like `F.adaptive_avg_pool2d`."
     if input.ndim not in (3, 4): raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}")
     size = tuple(n if o is None else o for o, n in zip(_tuple(output_size, 2), input.shape[-2:]))
@@ -307,7 +335,12 @@ class ConstantPadNd(Function):
         gx[src] = g[dst]
         return gx, None, None
 
-def pad(input, pad, mode="constant", value=None):
+def pad(
+    input: Tensor,
+    pad: _size,                   # (last_before, last_after, second_last_before, ...); negative amounts crop
+    mode: str = "constant",       # only "constant" (torch also has "reflect", "replicate", "circular")
+    value: float | None = None,   # the fill value; None: 0
+) -> Tensor:
     "Pad the last `len(pad) // 2` dimensions of `input`, `pad` = (last_before, last_after, second_last_before, ...), like `F.pad`."
     if len(pad) % 2: raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
@@ -367,26 +400,51 @@ class _ConvNd(Module):
 
 class Conv1d(_ConvNd):
     "1-D convolution layer over (N, C, L) inputs, like `torch.nn.Conv1d`"
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,          # the step between windows
+        padding: str | int | tuple[int] = 0,   # zeros on each side; "valid": none, "same": output size = input size
+        dilation: int | tuple[int] = 1,        # the spacing between the filter's taps (2: every other pixel)
+        groups: int = 1,                       # channels split into this many groups, each with its own filters
+        bias: bool = True,
+        padding_mode: str = "zeros",           # only "zeros" (torch also has "reflect", "replicate", "circular")
+        device: Device = None, dtype: dtype | None = None,
+    ):
         super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype)
-    def forward(self, input): return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def forward(self, input: Tensor) -> Tensor:
+        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 class Conv2d(_ConvNd):
     "2-D convolution layer over (N, C, H, W) inputs, like `torch.nn.Conv2d`"
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,          # the step between windows
+        padding: str | int | tuple[int, int] = 0,   # zeros on each side; "valid": none, "same": output size = input size
+        dilation: int | tuple[int, int] = 1,        # the spacing between the filter's taps (2: every other pixel)
+        groups: int = 1,                            # channels split into this many groups, each with its own filters
+        bias: bool = True,
+        padding_mode: str = "zeros",                # only "zeros" (torch also has "reflect", "replicate", "circular")
+        device: Device = None, dtype: dtype | None = None,
+    ):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype)
-    def forward(self, input): return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def forward(self, input: Tensor) -> Tensor:
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 # %% ../../nbs/13_convolution.ipynb #ab20df57
 class MaxPool2d(Module):
     "`max_pool2d` as a layer, like `torch.nn.MaxPool2d`"
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+    def __init__(
+        self, kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,   # the step between windows; None: kernel_size
+        padding: int | tuple[int, int] = 0,            # -inf added on each side (at most half the kernel)
+        dilation: int | tuple[int, int] = 1,           # the spacing between a window's elements
+        return_indices: bool = False,                  # also return where each maximum is (row * W + column in its plane)
+        ceil_mode: bool = False,                       # round the output size up: a last, partial window
+    ):
         super().__init__()
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride if stride is not None else kernel_size, padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
@@ -394,31 +452,41 @@ class MaxPool2d(Module):
 
 class AvgPool2d(Module):
     "`avg_pool2d` as a layer, like `torch.nn.AvgPool2d`"
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    def __init__(
+        self, kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,   # the step between windows; None: kernel_size
+        padding: int | tuple[int, int] = 0,            # zeros added on each side (at most half the kernel)
+        ceil_mode: bool = False,                       # round the output size up: a last, partial window
+        count_include_pad: bool = True,                # the padding's zeros count in each window's mean
+        divisor_override: int | None = None,           # divide each window's sum by this instead
+    ):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                           self.divisor_override)
     def extra_repr(self): return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 class AdaptiveAvgPool2d(Module):
     "`adaptive_avg_pool2d` as a layer, like `torch.nn.AdaptiveAvgPool2d`"
-    def __init__(self, output_size): super().__init__(); self.output_size = output_size
-    def forward(self, input): return adaptive_avg_pool2d(input, self.output_size)
+    def __init__(self, output_size: int | None | tuple[int | None, int | None]):
+        super().__init__(); self.output_size = output_size
+    def forward(self, input: Tensor) -> Tensor: return adaptive_avg_pool2d(input, self.output_size)
     def extra_repr(self): return f"output_size={self.output_size}"
 
 class Flatten(Module):
     "Flatten dimensions `start_dim`..`end_dim` into one (by default all but the batch dimension), like `torch.nn.Flatten`"
-    def __init__(self, start_dim=1, end_dim=-1): super().__init__(); self.start_dim, self.end_dim = start_dim, end_dim
-    def forward(self, input): return input.flatten(self.start_dim, self.end_dim)
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__(); self.start_dim, self.end_dim = start_dim, end_dim
+    def forward(self, input: Tensor) -> Tensor: return input.flatten(self.start_dim, self.end_dim)
     def extra_repr(self): return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 class Unflatten(Module):
     "Split dimension `dim` into `unflattened_size` (one entry may be -1), like `torch.nn.Unflatten`"
-    def __init__(self, dim, unflattened_size): super().__init__(); self.dim, self.unflattened_size = dim, unflattened_size
-    def forward(self, input):
+    def __init__(self, dim: int, unflattened_size: _size):
+        super().__init__(); self.dim, self.unflattened_size = dim, unflattened_size
+    def forward(self, input: Tensor) -> Tensor:
         d = self.dim % input.ndim
         return input.reshape(*input.shape[:d], *self.unflattened_size, *input.shape[d + 1:])
     def extra_repr(self): return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
