@@ -5,11 +5,13 @@ __all__ = ['Relu', 'relu', 'Sigmoid', 'sigmoid', 'Softmax', 'softmax', 'LogSoftm
 
 # %% ../nbs/04_ops.ipynb #10e79b12
 import numpy as np
-from ._tensor import _wrap_dim, tensor_method
+from ._tensor import Tensor, _wrap_dim, tensor_method
+from ._dtype import dtype
 from ._device import _xp
 from .autograd import Function, _records, _rebase, _check_writable, _bump
 from ._pointwise import _floating
 from ._reduction import _dims
+from .types import _size
 
 # %% ../nbs/04_ops.ipynb #72b0adfc
 class Relu(Function):
@@ -24,12 +26,12 @@ class Relu(Function):
         return _xp(g).where(out <= 0, g.dtype.type(0), g)   # torch's threshold_backward: 0, not 0 * inf = nan (a NaN passes g)
 
 @tensor_method()
-def relu(input):
+def relu(input: Tensor) -> Tensor:
     "Elementwise $\\max(x, 0)$, like `torch.relu`; the gradient at 0 is 0."
     return Relu.apply(input)
 
 @tensor_method("relu_")
-def _relu_(self):
+def _relu_(self) -> Tensor:
     "`relu`, in place (what `F.relu(x, inplace=True)` and `nn.ReLU(inplace=True)` do)."
     _check_writable(self)
     if _records(self): return _rebase(self, relu)
@@ -52,7 +54,7 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 @tensor_method()
-def sigmoid(input):
+def sigmoid(input: Tensor) -> Tensor:
     "Elementwise logistic function $1/(1+e^{-x})$, like `torch.sigmoid`; finite for any input."
     return Sigmoid.apply(_floating(input))
 
@@ -79,7 +81,7 @@ class Softmax(Function):
         return s * (g - (g * s).sum(axis=ctx.dim, keepdims=True)), None
 
 @tensor_method()
-def softmax(input, dim, dtype=None):
+def softmax(input: Tensor, dim: int, dtype: dtype | None = None) -> Tensor:
     "$e^{x_i} / \\sum_j e^{x_j}$ along `dim`, computed stably, like `torch.softmax`."
     input = _floating(input if dtype is None else input.to(dtype))
     return Softmax.apply(input, _softmax_dim(input, dim))
@@ -100,7 +102,7 @@ class LogSoftmax(Function):
         return g - _xp(g).exp(y) * g.sum(axis=ctx.dim, keepdims=True), None
 
 @tensor_method()
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input: Tensor, dim: int, dtype: dtype | None = None) -> Tensor:
     "$x_i - \\log \\sum_j e^{x_j}$ along `dim`, computed stably, like `torch.log_softmax`."
     input = _floating(input if dtype is None else input.to(dtype))
     return LogSoftmax.apply(input, _softmax_dim(input, dim))
@@ -122,7 +124,7 @@ class Logsumexp(Function):
         return g * _xp(g).exp(a - out), None, None
 
 @tensor_method()
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input: Tensor, dim: int | _size, keepdim: bool = False) -> Tensor:
     "$\\log \\sum e^{x}$ over `dim` (an int or a tuple), computed stably, like `torch.logsumexp`."
     input = _floating(input)
     return Logsumexp.apply(input, _dims(dim, input.ndim), keepdim)

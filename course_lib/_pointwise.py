@@ -17,6 +17,7 @@ from ._dtype import get_default_dtype, result_type
 from .autograd import Function, _records, _rebase, _check_writable, _bump
 from ._arithmetic import _prep
 from ._broadcasting import broadcast_shapes, unbroadcast
+from .types import Number
 
 # %% ../nbs/04_ops.ipynb #5caa6820
 def _floating(x):
@@ -37,7 +38,7 @@ class Sin(Function):
         return g * _xp(a).cos(a)
 
 @tensor_method()
-def sin(input):
+def sin(input: Tensor) -> Tensor:
     "Elementwise sine, like `torch.sin`."
     return Sin.apply(_floating(input))
 
@@ -53,7 +54,7 @@ class Cos(Function):
         return -g * _xp(a).sin(a)
 
 @tensor_method()
-def cos(input):
+def cos(input: Tensor) -> Tensor:
     "Elementwise cosine, like `torch.cos`."
     return Cos.apply(_floating(input))
 
@@ -71,7 +72,7 @@ class Exp(Function):
         return g * out
 
 @tensor_method()
-def exp(input):
+def exp(input: Tensor) -> Tensor:
     "Elementwise $e^x$, like `torch.exp`."
     return Exp.apply(_floating(input))
 
@@ -87,7 +88,7 @@ class Log(Function):
         return g / a
 
 @tensor_method()
-def log(input):
+def log(input: Tensor) -> Tensor:
     "Elementwise natural logarithm, like `torch.log`."
     return Log.apply(_floating(input))
 
@@ -104,7 +105,7 @@ class Sqrt(Function):
         return g / (2 * out)
 
 @tensor_method()
-def sqrt(input):
+def sqrt(input: Tensor) -> Tensor:
     "Elementwise square root, like `torch.sqrt` (nan for negative numbers)."
     return Sqrt.apply(_floating(input))
 
@@ -119,7 +120,7 @@ class Abs(Function):
         return g * _xp(a).sign(a)
 
 @tensor_method("abs", "__abs__")
-def abs(input):
+def abs(input: Tensor) -> Tensor:
     "Elementwise absolute value, like `torch.abs`; the gradient at 0 is 0."
     return Abs.apply(input)
 
@@ -136,7 +137,7 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 @tensor_method()
-def tanh(input):
+def tanh(input: Tensor) -> Tensor:
     "Elementwise hyperbolic tangent, like `torch.tanh`."
     return Tanh.apply(_floating(input))
 
@@ -174,31 +175,31 @@ class Atan(_Unary): f, df = staticmethod(lambda xp, a: xp.arctan(a)), staticmeth
 
 # %% ../nbs/04_ops.ipynb #b4ff0005
 @tensor_method()
-def square(input): "Elementwise `input * input`, like `torch.square`."; return Square.apply(input)
+def square(input: Tensor) -> Tensor: "Elementwise `input * input`, like `torch.square`."; return Square.apply(input)
 @tensor_method()
-def reciprocal(input): "Elementwise `1 / input`, like `torch.reciprocal`."; return Reciprocal.apply(_floating(input))
+def reciprocal(input: Tensor) -> Tensor: "Elementwise `1 / input`, like `torch.reciprocal`."; return Reciprocal.apply(_floating(input))
 @tensor_method()
-def rsqrt(input): "Elementwise `1 / sqrt(input)`, like `torch.rsqrt`."; return Rsqrt.apply(_floating(input))
+def rsqrt(input: Tensor) -> Tensor: "Elementwise `1 / sqrt(input)`, like `torch.rsqrt`."; return Rsqrt.apply(_floating(input))
 @tensor_method()
-def log1p(input): "Elementwise `log(1 + input)`, accurate for small inputs, like `torch.log1p`."; return Log1p.apply(_floating(input))
+def log1p(input: Tensor) -> Tensor: "Elementwise `log(1 + input)`, accurate for small inputs, like `torch.log1p`."; return Log1p.apply(_floating(input))
 @tensor_method()
-def expm1(input): "Elementwise `exp(input) - 1`, accurate for small inputs, like `torch.expm1`."; return Expm1.apply(_floating(input))
+def expm1(input: Tensor) -> Tensor: "Elementwise `exp(input) - 1`, accurate for small inputs, like `torch.expm1`."; return Expm1.apply(_floating(input))
 @tensor_method()
-def exp2(input): "Elementwise `2 ** input`, like `torch.exp2`."; return Exp2.apply(_floating(input))
+def exp2(input: Tensor) -> Tensor: "Elementwise `2 ** input`, like `torch.exp2`."; return Exp2.apply(_floating(input))
 @tensor_method()
-def log2(input): "Elementwise the base-2 logarithm, like `torch.log2`."; return Log2.apply(_floating(input))
+def log2(input: Tensor) -> Tensor: "Elementwise the base-2 logarithm, like `torch.log2`."; return Log2.apply(_floating(input))
 @tensor_method()
-def log10(input): "Elementwise the base-10 logarithm, like `torch.log10`."; return Log10.apply(_floating(input))
+def log10(input: Tensor) -> Tensor: "Elementwise the base-10 logarithm, like `torch.log10`."; return Log10.apply(_floating(input))
 @tensor_method()
-def sinh(input): "Elementwise the hyperbolic sine, like `torch.sinh`."; return Sinh.apply(_floating(input))
+def sinh(input: Tensor) -> Tensor: "Elementwise the hyperbolic sine, like `torch.sinh`."; return Sinh.apply(_floating(input))
 @tensor_method()
-def cosh(input): "Elementwise the hyperbolic cosine, like `torch.cosh`."; return Cosh.apply(_floating(input))
+def cosh(input: Tensor) -> Tensor: "Elementwise the hyperbolic cosine, like `torch.cosh`."; return Cosh.apply(_floating(input))
 @tensor_method()
-def asin(input): "Elementwise the inverse sine, like `torch.asin`."; return Asin.apply(_floating(input))
+def asin(input: Tensor) -> Tensor: "Elementwise the inverse sine, like `torch.asin`."; return Asin.apply(_floating(input))
 @tensor_method()
-def acos(input): "Elementwise the inverse cosine, like `torch.acos`."; return Acos.apply(_floating(input))
+def acos(input: Tensor) -> Tensor: "Elementwise the inverse cosine, like `torch.acos`."; return Acos.apply(_floating(input))
 @tensor_method()
-def atan(input): "Elementwise the inverse tangent, like `torch.atan`."; return Atan.apply(_floating(input))
+def atan(input: Tensor) -> Tensor: "Elementwise the inverse tangent, like `torch.atan`."; return Atan.apply(_floating(input))
 
 # %% ../nbs/04_ops.ipynb #b4ff0006
 class _Flat(Function):
@@ -229,21 +230,21 @@ def _rounding(cls, input):
     return cls.apply(input)
 
 @tensor_method()
-def floor(input): "Round down elementwise, like `torch.floor`."; return _rounding(Floor, input)
+def floor(input: Tensor) -> Tensor: "Round down elementwise, like `torch.floor`."; return _rounding(Floor, input)
 @tensor_method()
-def ceil(input): "Round up elementwise, like `torch.ceil`."; return _rounding(Ceil, input)
+def ceil(input: Tensor) -> Tensor: "Round up elementwise, like `torch.ceil`."; return _rounding(Ceil, input)
 @tensor_method()
-def round(input, *, decimals=0):
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     "Round to the nearest integer (halves to even), or to `decimals` decimal places, like `torch.round`."
     if decimals == 0: return _rounding(Round, input)
     if decimals > 0: return _rounding(Round, input * 10.0 ** decimals) / 10.0 ** decimals
     return _rounding(Round, input / 10.0 ** -decimals) * 10.0 ** -decimals      # like torch: divide, so 10**-d stays exact
 @tensor_method()
-def trunc(input): "Round toward zero elementwise, like `torch.trunc`."; return _rounding(Trunc, input)
+def trunc(input: Tensor) -> Tensor: "Round toward zero elementwise, like `torch.trunc`."; return _rounding(Trunc, input)
 @tensor_method()
-def sign(input): "-1, 0 or 1 by the sign of each element, like `torch.sign`."; return _rounding(Sign, input)
+def sign(input: Tensor) -> Tensor: "-1, 0 or 1 by the sign of each element, like `torch.sign`."; return _rounding(Sign, input)
 @tensor_method()
-def frac(input): "The fractional part `input - trunc(input)`, like `torch.frac`."; return Frac.apply(_floating(input))
+def frac(input: Tensor) -> Tensor: "The fractional part `input - trunc(input)`, like `torch.frac`."; return Frac.apply(_floating(input))
 
 # %% ../nbs/04_ops.ipynb #145af8d3
 def _binary_args(a, b, name):
@@ -273,7 +274,7 @@ class Maximum(Function):
         return unbroadcast(ga, a.shape) if da else None, unbroadcast(g - ga, np.shape(b)) if db else None
 
 @tensor_method()
-def maximum(input, other):
+def maximum(input: Tensor, other: Tensor) -> Tensor:
     "Elementwise maximum of two tensors (broadcasting), like `torch.maximum`; ties split the gradient evenly."
     return _apply_broadcasting(Maximum, *_binary_args(input, other, "maximum"), op="maximum")
 
@@ -290,7 +291,7 @@ class Minimum(Function):
         return unbroadcast(ga, a.shape) if da else None, unbroadcast(g - ga, np.shape(b)) if db else None
 
 @tensor_method()
-def minimum(input, other):
+def minimum(input: Tensor, other: Tensor) -> Tensor:
     "Elementwise minimum of two tensors (broadcasting), like `torch.minimum`; ties split the gradient evenly."
     return _apply_broadcasting(Minimum, *_binary_args(input, other, "minimum"), op="minimum")
 
@@ -312,7 +313,7 @@ class Clamp(Function):
         return g * inside, None, None
 
 @tensor_method("clamp", "clip")
-def clamp(input, min=None, max=None):
+def clamp(input: Tensor, min: Tensor | Number | None = None, max: Tensor | Number | None = None) -> Tensor:
     "Limit `input` to [min, max] (numbers or tensors; either may be None), like `torch.clamp`."
     if min is None and max is None: raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):   # one node, so that ties send the gradient to `input`, as torch does
@@ -345,7 +346,7 @@ class ClampTensor(Function):
         return ga, glo, ghi
 
 @tensor_method("clamp_", "clip_")
-def _clamp_(self, min=None, max=None):
+def _clamp_(self, min: Tensor | Number | None = None, max: Tensor | Number | None = None) -> Tensor:
     "`clamp`, in place."
     _check_writable(self)
     if _records(self, min, max): return _rebase(self, lambda old: clamp(old, min, max))
@@ -377,7 +378,8 @@ def _check_condition(condition, *args):
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype._torch_name}")
 
-def where(condition, input=None, other=None):
+def where(condition: Tensor, input: Tensor | Number | None = None,
+          other: Tensor | Number | None = None) -> Tensor | tuple[Tensor, ...]:
     "`input` where `condition` is True, `other` elsewhere (broadcasting), like `torch.where`; `where(condition)` gives the indices of True elements."
     _check_condition(condition, input, other)
     if input is None and other is None: return tuple(_make(i) for i in _xp(condition._data).nonzero(condition._data))
@@ -387,7 +389,7 @@ def where(condition, input=None, other=None):
     return _apply_broadcasting(Where, condition, a, b, op="where")
 
 @tensor_method("where")
-def _where(self, condition, y):
+def _where(self, condition: Tensor, y: Tensor | Number) -> Tensor:
     "`self` where `condition` is True, `y` elsewhere: `torch.where(condition, self, y)`, like `torch.Tensor.where`."
     return where(condition, self, y)
 
@@ -463,7 +465,7 @@ class Erf(_Unary):
     df = staticmethod(lambda xp, a: (2 / math.sqrt(math.pi)) * xp.exp(-a * a))
 
 @tensor_method()
-def erf(input): "The error function elementwise, like `torch.erf`; its derivative is 2/√π·exp(−x²)."; return Erf.apply(_floating(input))
+def erf(input: Tensor) -> Tensor: "The error function elementwise, like `torch.erf`; its derivative is 2/√π·exp(−x²)."; return Erf.apply(_floating(input))
 
 class Atan2(Function):
     @staticmethod
@@ -477,7 +479,7 @@ class Atan2(Function):
         return (unbroadcast(g * b / r2, a.shape) if da else None, unbroadcast(-g * a / r2, b.shape) if db else None)
 
 @tensor_method("atan2", "arctan2")
-def atan2(input, other):
+def atan2(input: Tensor, other: Tensor) -> Tensor:
     "The angle of the point (other, input), elementwise with broadcasting, like `torch.atan2`."
     if not isinstance(other, Tensor): raise TypeError(f"atan2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     a, b = _prep(input, other, floating=True)
@@ -488,11 +490,11 @@ arctan2 = atan2   # torch's NumPy-style alias
 
 # %% ../nbs/04_ops.ipynb #c6b5f86e
 @tensor_method()
-def isnan(input): "Where is `input` NaN? A bool tensor, like `torch.isnan`."; return _make(_xp(input._data).isnan(input._data))
+def isnan(input: Tensor) -> Tensor: "Where is `input` NaN? A bool tensor, like `torch.isnan`."; return _make(_xp(input._data).isnan(input._data))
 @tensor_method()
-def isinf(input): "Where is `input` ±inf? Like `torch.isinf`."; return _make(_xp(input._data).isinf(input._data))
+def isinf(input: Tensor) -> Tensor: "Where is `input` ±inf? Like `torch.isinf`."; return _make(_xp(input._data).isinf(input._data))
 @tensor_method()
-def isfinite(input): "Where is `input` neither NaN nor ±inf? Like `torch.isfinite`."; return _make(_xp(input._data).isfinite(input._data))
+def isfinite(input: Tensor) -> Tensor: "Where is `input` neither NaN nor ±inf? Like `torch.isfinite`."; return _make(_xp(input._data).isfinite(input._data))
 
 class NanToNum(Function):
     @staticmethod
@@ -506,13 +508,21 @@ class NanToNum(Function):
         return g * finite, None, None, None      # the replaced elements are constants
 
 @tensor_method()
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(input: Tensor,
+               nan: float = 0.0,             # what NaNs become
+               posinf: float | None = None,  # what +inf becomes (None: the dtype's largest finite value)
+               neginf: float | None = None,  # what -inf becomes (None: the dtype's most negative finite value)
+               ) -> Tensor:
     "NaN → `nan`, +inf → `posinf`, −inf → `neginf` (default: the dtype's largest and smallest), like `torch.nan_to_num`."
     if input._data.dtype.kind != "f": return input.clone()
     return NanToNum.apply(input, nan, posinf, neginf)
 
 @tensor_method()
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(input: Tensor, other: Tensor,
+            rtol: float = 1e-05,       # relative tolerance, a multiple of `abs(other)`
+            atol: float = 1e-08,       # absolute tolerance
+            equal_nan: bool = False,   # count NaN as close to NaN
+            ) -> Tensor:
     "|input − other| ≤ atol + rtol·|other| elementwise (a bool tensor), like `torch.isclose`."
     if isinstance(other, Tensor) and input.dtype is not other.dtype:
         raise RuntimeError(f"{input.dtype._torch_name} did not match {other.dtype._torch_name}")
@@ -520,12 +530,12 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return _make(_xp(a._data).isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 @tensor_method()
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     "Are all elements close (see `isclose`)? A Python bool, like `torch.allclose`."
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 @tensor_method()
-def equal(input, other):
+def equal(input: Tensor, other: Tensor) -> bool:
     "Same shape and the same values? A Python bool, like `torch.equal`."
     if input.shape != other.shape: return False
     return bool((input._data == other._data).all())
