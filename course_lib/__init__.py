@@ -13,11 +13,11 @@ from ._dtype import _bool as bool   # torch spells its boolean dtype `torch.bool
 # torch's other spellings of the dtypes (`torch.float`, `torch.long`, ...): here, where they cannot hide Python's own `float` and `int`
 from ._dtype import float32 as float, float64 as double, float16 as half, int64 as long, int32 as int, int16 as short
 from ._device import *
-from ._tensor import Size, Tensor, tensor, detach, is_tensor, numel, is_floating_point
+from ._tensor import Size, Tensor, tensor, is_tensor, numel, is_floating_point
 from ._creation import *
 from ._broadcasting import broadcast_shapes
-from . import _tensor_str, autograd   # the repr; the engine (`cl.autograd.Function`)
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled
+from . import _tensor_str, autograd, _storage   # the repr; the engine (`cl.autograd.Function`); strides and versions
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled, detach
 from ._arithmetic import *
 from ._conversion import *
 from ._draw import draw
@@ -29,6 +29,7 @@ from ._linalg import *
 from ._activation import *
 from ._sampling import *          # chapter 16: multinomial
 from ._gradcheck import gradcheck
+from ._type_info import *         # chapter 6: finfo, iinfo
 from .serialization import save, load
 from . import nn, optim, utils, cuda, accelerator, backends, serialization, check, linalg
 # torch keeps its graph nodes (AddBackward0, ...) out of `torch`; ours stay in their modules (`course_lib._arithmetic.Add`)

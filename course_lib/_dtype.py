@@ -2,7 +2,7 @@
 
 # %% auto #0
 __all__ = ['float16', 'float32', 'float64', 'uint8', 'int8', 'int16', 'int32', 'int64', 'e', 'pi', 'inf', 'nan', 'dtype',
-           'get_default_dtype', 'set_default_dtype', 'finfo', 'iinfo', 'promote_types', 'result_type']
+           'get_default_dtype', 'set_default_dtype', 'promote_types', 'result_type']
 
 # %% ../nbs/01_tensor.ipynb #b36249a1
 # dtypes and type promotion: what every number in a tensor is
@@ -54,37 +54,6 @@ def _as_dtype(d):
     if d is bool: return _bool
     try: return _NP2DT[np.dtype(d)]
     except (TypeError, KeyError): raise TypeError(f"dtype must be a course_lib dtype such as course_lib.float32, got {d!r}") from None
-
-# %% ../nbs/01_tensor.ipynb #ac920a24
-class finfo:
-    "The limits of a floating-point dtype (default: the default dtype), like `torch.finfo`."
-    def __init__(self, type=None):
-        d = get_default_dtype() if type is None else _as_dtype(type)
-        if not d.is_floating_point:
-            raise TypeError("course_lib.finfo() requires a floating point input type. Use course_lib.iinfo to handle 'course_lib.finfo'")
-        f = np.finfo(d.np)
-        self.bits, self.dtype = int(f.bits), d.name      # torch's `dtype` attribute is the name, a string
-        self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
-        self.resolution = 10.0 ** -int(f.precision)      # in double, as torch computes it
-        self.tiny = self.smallest_normal = float(f.smallest_normal)
-    def __eq__(self, other): return isinstance(other, finfo) and self.dtype == other.dtype
-    def __hash__(self): return hash(self.dtype)
-    def __repr__(self):
-        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
-                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
-
-class iinfo:
-    "The limits of an integer dtype, like `torch.iinfo`."
-    def __init__(self, type):
-        d = _as_dtype(type)
-        if d is _bool: raise TypeError("course_lib.bool is not supported by course_lib.iinfo")
-        if d.is_floating_point:
-            raise TypeError("course_lib.iinfo() requires an integer input type. Use course_lib.finfo to handle 'course_lib.iinfo'")
-        i = np.iinfo(d.np)
-        self.bits, self.dtype, self.min, self.max = int(i.bits), d.name, int(i.min), int(i.max)
-    def __eq__(self, other): return isinstance(other, iinfo) and self.dtype == other.dtype
-    def __hash__(self): return hash(self.dtype)
-    def __repr__(self): return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
 
 # %% ../nbs/01_tensor.ipynb #6f317d86
 import math
