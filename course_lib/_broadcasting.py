@@ -8,9 +8,12 @@ __all__ = ['broadcast_shapes', 'unbroadcast']
 # %% ../nbs/02_broadcasting.ipynb #18b51ae2
 import numpy as np
 from ._tensor import Size
+from .types import _size
 
 # %% ../nbs/02_broadcasting.ipynb #363be77c
-def broadcast_shapes(*shapes, op=None):
+def broadcast_shapes(*shapes: int | _size,
+                     op: str | None = None,   # the operation to name in the error, e.g. "add"
+                     ) -> Size:
     "The shape that `shapes` broadcast to, like `torch.broadcast_shapes`; RuntimeError naming both shapes if they don't."
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
     ndim = max((len(s) for s in shapes), default=0)
