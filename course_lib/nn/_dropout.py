@@ -4,10 +4,11 @@
 __all__ = ['dropout']
 
 # %% ../../nbs/07_nn.ipynb #e806b603
+from .._tensor import Tensor
 from .._creation import rand
 
 # %% ../../nbs/07_nn.ipynb #4fcb8878
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     "Zero each element with probability `p` and scale the rest by 1/(1-p) when `training`; the identity otherwise, like `F.dropout`"
     if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0: return input

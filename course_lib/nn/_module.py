@@ -11,11 +11,13 @@ __all__ = ['Parameter', 'Module', 'Linear', 'ReLU', 'Tanh', 'Sigmoid', 'MSELoss'
 # %% ../../nbs/07_nn.ipynb #0b90d0e2
 import math, operator
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 import numpy as np
 from .._tensor import Tensor
 from .._creation import tensor, empty
 from .._dtype import dtype as _dtype, float32 as _float32, float64 as _float64
+from ..types import Device
 from ..autograd import no_grad
 from .. import _arithmetic, _conversion   # bind the Tensor methods used below (copy_, zero_, comparisons, to)
 # chapter 5's functions, from their modules: `nn.functional` is a front door that also gathers later chapters' layers
@@ -25,12 +27,13 @@ from ._loss import (mse_loss, l1_loss, huber_loss, smooth_l1_loss, cross_entropy
                             binary_cross_entropy_with_logits, _reduction)
 from ._dropout import dropout          # written below, in its own module (`F.dropout`)
 from . import init                     # `nn.init.uniform_(...)`, like torch: a module of its own, below
+_T = TypeVar("_T", bound="Module")   # torch's `T`: `model.train()` returns the model's own class, for editors
 
 # %% ../../nbs/07_nn.ipynb #dcaee637
 class Parameter(Tensor):
     "A `Tensor` that is a learnable weight of a `Module`: `requires_grad=True` by default, registered by `Module`."
     __slots__ = ()
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
         super().__init__(empty(0) if data is None else data, requires_grad=requires_grad)   # shares data's storage
     def __repr__(self): return "Parameter containing:\n" + super().__repr__()
     __str__ = __repr__     # print(p) shows the header too, like torch
@@ -85,7 +88,7 @@ class _ModuleAttributes:
         if name == "": raise KeyError(f'{what} name can\'t be empty string ""')
         if hasattr(self, name) and name not in where: raise KeyError(f"attribute '{name}' already exists")
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         "Register `param` (a `Parameter` or None) under `name`"
         if "_parameters" not in self.__dict__: raise AttributeError("cannot assign parameter before Module.__init__() call")
         self._check_name(name, "parameter", self._parameters, 'parameter name can\'t contain "."')
@@ -93,7 +96,7 @@ class _ModuleAttributes:
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (Parameter or None required)")
         self.__dict__.pop(name, None); self._parameters[name] = param
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         "Register `tensor` (or None) as a buffer: state that `state_dict` saves (unless not `persistent`) and `to` moves, but no optimizer updates"
         self._check_name(name, "buffer", self._buffers, 'buffer name can\'t contain "."')
         if tensor is not None and not isinstance(tensor, Tensor):
@@ -102,7 +105,7 @@ class _ModuleAttributes:
         if persistent: self._non_persistent_buffers_set.discard(name)
         else: self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: "Module | None") -> None:
         "Register `module` (a `Module` or None) as a child called `name`"
         if module is not None and not isinstance(module, Module): raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if not isinstance(name, str): raise TypeError(f"module name should be a string. Got {type(name).__name__}")
@@ -114,7 +117,9 @@ class _ModuleAttributes:
 # %% ../../nbs/07_nn.ipynb #d4cb2b03
 class _ModuleTree:
     "Walking a `Module`'s tree: its modules, children, parameters and buffers."
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self,
+                      memo: set[int] | None = None,   # ids of the modules already yielded (the recursion passes it on)
+                      prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
         "Yield `(name, module)` for this module and every module below it (depth first; each once unless not `remove_duplicate`)"
         if memo is None: memo = set()
         if id(self) in memo: return
@@ -122,13 +127,13 @@ class _ModuleTree:
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None: yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
-    def modules(self):
+    def modules(self) -> Iterator["Module"]:
         for _, m in self.named_modules(): yield m
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
         seen = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen: seen.add(id(m)); yield name, m
-    def children(self):
+    def children(self) -> Iterator["Module"]:
         for _, m in self.named_children(): yield m
     def _named_members(self, where, prefix, recurse, remove_duplicate=True):
         "Yield `(dotted_name, tensor)` from each module's dict `where`: its own first, then its children's"
@@ -139,17 +144,20 @@ class _ModuleTree:
                 if t is None or (remove_duplicate and id(t) in seen): continue
                 seen.add(id(t))
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self,
+                         prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         "Yield `(dotted_name, parameter)` like torch: a module's own parameters first, then its children's; shared ones once"
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse): yield p
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self,
+                      prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         "Yield `(dotted_name, buffer)` in the order of `named_parameters` (non-persistent buffers too)"
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse): yield b
-    def apply(self, fn):
+    def apply(self: _T, fn: Callable[["Module"], None]) -> _T:
         "Call `fn` on every child (recursively) and then on `self`, like torch (handy for custom initialization)"
         for m in self.children(): m.apply(fn)
         fn(self)
@@ -158,23 +166,23 @@ class _ModuleTree:
 # %% ../../nbs/07_nn.ipynb #d4cb2b05
 class _ModuleTraining:
     "The helpers a training loop calls on a `Module`."
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         "Reset the gradient of every parameter: to None (default, like torch) or to zeros"
         for p in self.parameters():
             if p.grad is None: continue
             if set_to_none: p.grad = None
             else: p.grad.zero_()
-    def train(self, mode=True):
+    def train(self: _T, mode: bool = True) -> _T:
         "Set `training` on this module, then call `train(mode)` on each child; returns self"
         if not isinstance(mode, bool): raise ValueError("training mode is expected to be boolean")
         object.__setattr__(self, "training", mode)
         for m in self.children(): m.train(mode)
         return self
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: _T, requires_grad: bool = True) -> _T:
         "Switch gradient recording on or off for every parameter (freeze a pretrained part: `model.body.requires_grad_(False)`); returns self"
         for p in self.parameters(): p.requires_grad_(requires_grad)
         return self
-    def eval(self):
+    def eval(self: _T) -> _T:
         "`train(False)`: layers such as `Dropout` and `BatchNorm` switch to their evaluation behaviour"
         return self.train(False)
 
@@ -202,7 +210,7 @@ def _size_mismatch(k, v, p):
 # %% ../../nbs/07_nn.ipynb #d4cb2b08
 class _ModuleStateDict:
     "Saving and restoring a `Module`'s weights and persistent buffers by name."
-    def state_dict(self, prefix="", keep_vars=False):
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
         "An `OrderedDict` of every parameter and persistent buffer by dotted name (detached tensors sharing storage, like torch)"
         out = OrderedDict()
         for mod_prefix, m in self.named_modules(prefix=prefix.rstrip(".")):
@@ -211,7 +219,10 @@ class _ModuleStateDict:
             for name, t in own:
                 if t is not None: out[f"{mod_prefix}.{name}" if mod_prefix else name] = t if keep_vars else t.detach()
         return out
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self,
+                        state_dict: Mapping[str, Any],   # name -> course_lib tensor, torch tensor, NumPy array or list
+                        strict: bool = True,             # missing or unexpected keys raise (a shape mismatch always does)
+                        ) -> _IncompatibleKeys:
         "Copy values (course_lib tensors, or anything NumPy can read) into the parameters and buffers of the same names"
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
@@ -238,7 +249,7 @@ class _ModuleDevices:
                 for k, b in m._buffers.items():
                     if b is not None: m._buffers[k] = fn(b)
         return self
-    def to(self, *args, device=None, dtype=None):
+    def to(self: _T, *args: Device | _dtype, device: Device = None, dtype: _dtype | None = None) -> _T:
         "Move every parameter and buffer to a device and/or cast floating-point ones to a dtype, in place; returns self"
         for a in args:
             if isinstance(a, _dtype): dtype = a
@@ -248,16 +259,16 @@ class _ModuleDevices:
             if dtype is not None and t.dtype.is_floating_point: t = t.to(dtype)
             return t
         return self._apply(convert)
-    def cpu(self):
+    def cpu(self: _T) -> _T:
         "`to('cpu')`"
         return self.to("cpu")
-    def cuda(self, device=None):
+    def cuda(self: _T, device: Device = None) -> _T:
         "`to('cuda')` (or the device given)"
         return self.to("cuda" if device is None else device)
-    def float(self):
+    def float(self: _T) -> _T:
         "Cast floating-point parameters and buffers to float32"
         return self.to(_float32)
-    def double(self):
+    def double(self: _T) -> _T:
         "Cast floating-point parameters and buffers to float64"
         return self.to(_float64)
 
@@ -269,7 +280,7 @@ def _addindent(s, n):
 
 class _ModuleRepr:
     "A `Module`'s repr: the tree of its children, like torch's."
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         "The text between the parentheses of this module's repr; subclasses override it"
         return ""
     def __repr__(self):
@@ -290,7 +301,7 @@ class Module(_ModuleAttributes, _ModuleTree, _ModuleTraining, _ModuleStateDict, 
         object.__setattr__(self, "_modules", {})      # name -> Module; dicts keep insertion order
         object.__setattr__(self, "training", True)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
     def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)
 
@@ -300,7 +311,9 @@ def _factory_kwargs(device, dtype):
 
 class Linear(Module):
     "Affine layer y = x @ weight.T + bias, initialized like `torch.nn.Linear`"
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(self,
+                 in_features: int, out_features: int, bias: bool = True,
+                 device: Device = None, dtype: _dtype | None = None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         kw = _factory_kwargs(device, dtype)
@@ -309,14 +322,14 @@ class Linear(Module):
         else: self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))     # bound 1/sqrt(in_features)
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x): return linear(x, self.weight, self.bias)     # x @ weight.T + bias
+    def forward(self, x: Tensor) -> Tensor: return linear(x, self.weight, self.bias)     # x @ weight.T + bias
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -324,75 +337,87 @@ class Linear(Module):
 # %% ../../nbs/07_nn.ipynb #63558e8a
 class ReLU(Module):
     "max(0, x), elementwise; `inplace=True` overwrites its input"
-    def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
-    def forward(self, x): return relu(x, inplace=self.inplace)
+    def __init__(self, inplace: bool = False): super().__init__(); self.inplace = inplace
+    def forward(self, x: Tensor) -> Tensor: return relu(x, inplace=self.inplace)
     def extra_repr(self): return "inplace=True" if self.inplace else ""
 
 class Tanh(Module):
     "tanh(x), elementwise"
-    def forward(self, x): return tanh(x)
+    def forward(self, x: Tensor) -> Tensor: return tanh(x)
 
 class Sigmoid(Module):
     "1 / (1 + exp(-x)), elementwise"
-    def forward(self, x): return sigmoid(x)
+    def forward(self, x: Tensor) -> Tensor: return sigmoid(x)
 
 class _Loss(Module):
     "A loss module: its `reduction` ('mean', 'sum' or 'none'; or from torch's deprecated `size_average`/`reduce`)."
-    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"):
         super().__init__()
         self.reduction = _reduction(size_average, reduce, reduction) if size_average is not None or reduce is not None else reduction
 
 class _WeightedLoss(_Loss):
     "A loss with per-class weights, kept as a buffer (saved in the state dict and moved by `.to`, like torch's)."
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+    def __init__(self,
+                 weight: Tensor | None = None,
+                 size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
 
 class MSELoss(_Loss):
     "Mean squared error between `input` and `target`, reduced"
-    def forward(self, input, target): return mse_loss(input, target, reduction=self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor: return mse_loss(input, target, reduction=self.reduction)
 
 class L1Loss(_Loss):
     "Mean absolute error between `input` and `target`, reduced"
-    def forward(self, input, target): return l1_loss(input, target, reduction=self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor: return l1_loss(input, target, reduction=self.reduction)
 
 class HuberLoss(_Loss):
     "Quadratic below `delta`, linear above, reduced"
-    def __init__(self, reduction="mean", delta=1.0): super().__init__(reduction=reduction); self.delta = delta
-    def forward(self, input, target): return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+    def __init__(self, reduction: str = "mean", delta: float = 1.0): super().__init__(reduction=reduction); self.delta = delta
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 class SmoothL1Loss(_Loss):
     "The Huber curve divided by `beta`: L1 far from 0, reduced"
-    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    def __init__(self,
+                 size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0):
         super().__init__(size_average, reduce, reduction); self.beta = beta
-    def forward(self, input, target): return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 class CrossEntropyLoss(_WeightedLoss):
     "Cross entropy between logits `input` (N, C) and class indices (or probabilities) `target`, with `F.cross_entropy`'s options"
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+    def __init__(self,
+                 weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 class NLLLoss(_WeightedLoss):
     "Negative log-likelihood of log-probabilities `input` (N, C) at class indices `target` (N,)"
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    def __init__(self,
+                 weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean"):
         super().__init__(weight, size_average, reduce, reduction); self.ignore_index = ignore_index
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 class BCELoss(_WeightedLoss):
     "Binary cross-entropy of probabilities `input` against targets in [0, 1]"
-    def forward(self, input, target): return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 class BCEWithLogitsLoss(_Loss):
     "Binary cross-entropy of logits `input` (sigmoid included, stably), with optional `weight` and `pos_weight` buffers"
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+    def __init__(self,
+                 weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", pos_weight: Tensor | None = None):
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight); self.register_buffer("pos_weight", pos_weight)
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy_with_logits(input, target, self.weight, pos_weight=self.pos_weight, reduction=self.reduction)
 
 # %% ../../nbs/07_nn.ipynb #497ffce6
@@ -400,87 +425,89 @@ def _inplace_str(inplace): return ", inplace=True" if inplace else ""
 
 class GELU(Module):
     "`x * Phi(x)`, elementwise; `approximate='tanh'` for the tanh formula"
-    def __init__(self, approximate="none"): super().__init__(); self.approximate = approximate
-    def forward(self, input): return gelu(input, approximate=self.approximate)
+    def __init__(self, approximate: str = "none"): super().__init__(); self.approximate = approximate
+    def forward(self, input: Tensor) -> Tensor: return gelu(input, approximate=self.approximate)
     def extra_repr(self): return f"approximate={self.approximate!r}"
 
 class SiLU(Module):
     "`x * sigmoid(x)`, elementwise"
-    def __init__(self, inplace=False): super().__init__(); self.inplace = inplace
-    def forward(self, input): return silu(input, inplace=self.inplace)
+    def __init__(self, inplace: bool = False): super().__init__(); self.inplace = inplace
+    def forward(self, input: Tensor) -> Tensor: return silu(input, inplace=self.inplace)
     def extra_repr(self): return "inplace=True" if self.inplace else ""
 
 class LeakyReLU(Module):
     "`x` for `x > 0`, else `negative_slope * x`"
-    def __init__(self, negative_slope=1e-2, inplace=False):
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
         super().__init__(); self.negative_slope, self.inplace = negative_slope, inplace
-    def forward(self, input): return leaky_relu(input, self.negative_slope, self.inplace)
+    def forward(self, input: Tensor) -> Tensor: return leaky_relu(input, self.negative_slope, self.inplace)
     def extra_repr(self): return f"negative_slope={self.negative_slope}{_inplace_str(self.inplace)}"
 
 class ELU(Module):
     "`x` for `x > 0`, else `alpha * (exp(x) - 1)`"
-    def __init__(self, alpha=1.0, inplace=False): super().__init__(); self.alpha, self.inplace = alpha, inplace
-    def forward(self, input): return elu(input, self.alpha, self.inplace)
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(); self.alpha, self.inplace = alpha, inplace
+    def forward(self, input: Tensor) -> Tensor: return elu(input, self.alpha, self.inplace)
     def extra_repr(self): return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
 
 class Softplus(Module):
     "`log(1 + exp(beta * x)) / beta`, and `x` where `beta * x > threshold`"
-    def __init__(self, beta=1.0, threshold=20.0): super().__init__(); self.beta, self.threshold = beta, threshold
-    def forward(self, input): return softplus(input, self.beta, self.threshold)
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__(); self.beta, self.threshold = beta, threshold
+    def forward(self, input: Tensor) -> Tensor: return softplus(input, self.beta, self.threshold)
     def extra_repr(self): return f"beta={self.beta}, threshold={self.threshold}"
 
 class Hardtanh(Module):
     "`x` clamped to `[min_val, max_val]`"
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
         assert max_val > min_val, f"max_val ({max_val}) must be greater than min_val ({min_val})"   # torch's check
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
-    def forward(self, input): return hardtanh(input, self.min_val, self.max_val, self.inplace)
+    def forward(self, input: Tensor) -> Tensor: return hardtanh(input, self.min_val, self.max_val, self.inplace)
     def extra_repr(self): return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_str(self.inplace)}"
 
 class Softmax(Module):
     "softmax along `dim`"
-    def __init__(self, dim=None): super().__init__(); self.dim = dim
-    def forward(self, input): return softmax(input, self.dim, _stacklevel=5)
+    def __init__(self, dim: int | None = None): super().__init__(); self.dim = dim
+    def forward(self, input: Tensor) -> Tensor: return softmax(input, self.dim, _stacklevel=5)
     def extra_repr(self): return f"dim={self.dim}"
 
 class LogSoftmax(Module):
     "log_softmax along `dim`"
-    def __init__(self, dim=None): super().__init__(); self.dim = dim
-    def forward(self, input): return log_softmax(input, self.dim, _stacklevel=5)
+    def __init__(self, dim: int | None = None): super().__init__(); self.dim = dim
+    def forward(self, input: Tensor) -> Tensor: return log_softmax(input, self.dim, _stacklevel=5)
     def extra_repr(self): return f"dim={self.dim}"
 
 class Identity(Module):
     "Return the input unchanged; any constructor arguments are ignored, like torch's"
-    def __init__(self, *args, **kwargs): super().__init__()
-    def forward(self, input): return input
+    def __init__(self, *args: Any, **kwargs: Any): super().__init__()
+    def forward(self, input: Tensor) -> Tensor: return input
 
 # %% ../../nbs/07_nn.ipynb #7c8f30b8
 class Sequential(Module):
     "Chain modules: the output of each is the input of the next. Index it like a list."
-    def __init__(self, *args):
+    def __init__(self, *args: Module | dict[str, Module]):   # the modules in order, or one dict: name -> module
         super().__init__()
         if len(args) == 1 and isinstance(args[0], (dict, OrderedDict)):
             for name, m in args[0].items(): self.add_module(name, m)
         else:
             for i, m in enumerate(args): self.add_module(str(i), m)
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         for m in self._modules.values(): x = m(x)
         return x
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int | slice) -> "Module | Sequential":
         items = list(self._modules.items())
         if isinstance(idx, slice): return Sequential(OrderedDict(items[idx]))
         return items[idx][1]
-    def __len__(self): return len(self._modules)
-    def __iter__(self): return iter(self._modules.values())
-    def append(self, module):
+    def __len__(self) -> int: return len(self._modules)
+    def __iter__(self) -> Iterator[Module]: return iter(self._modules.values())
+    def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
         return self
 
 # %% ../../nbs/07_nn.ipynb #cd5fca64
 class ModuleList(Module):
     "Hold sub-modules in a list, registered under `'0'`, `'1'`, ...; index, iterate, `append`, `extend`, `insert`, `pop` like a list"
-    def __init__(self, modules=None):
+    def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         if modules is not None: self += modules
     def _abs_index(self, idx):
@@ -488,35 +515,35 @@ class ModuleList(Module):
         idx = operator.index(idx)
         if not -len(self) <= idx < len(self): raise IndexError(f"index {idx} is out of range")
         return idx % len(self)
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int | slice) -> "Module | ModuleList":
         if isinstance(idx, slice): return type(self)(list(self._modules.values())[idx])
         return self._modules[str(self._abs_index(idx))]
-    def __setitem__(self, idx, module): setattr(self, str(self._abs_index(idx)), module)
-    def __delitem__(self, idx):
+    def __setitem__(self, idx: int, module: Module) -> None: setattr(self, str(self._abs_index(idx)), module)
+    def __delitem__(self, idx: int | slice) -> None:
         for k in ([str(i) for i in range(len(self))[idx]] if isinstance(idx, slice) else [str(self._abs_index(idx))]):
             del self._modules[k]
         self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}   # renumber: 0, 1, ...
-    def __len__(self): return len(self._modules)
-    def __iter__(self): return iter(self._modules.values())
-    def __iadd__(self, modules): return self.extend(modules)
-    def __add__(self, other): return ModuleList(list(self) + list(other))
-    def append(self, module):
+    def __len__(self) -> int: return len(self._modules)
+    def __iter__(self) -> Iterator[Module]: return iter(self._modules.values())
+    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList": return self.extend(modules)
+    def __add__(self, other: Iterable[Module]) -> "ModuleList": return ModuleList(list(self) + list(other))
+    def append(self, module: Module) -> "ModuleList":
         "Add `module` at the end; returns self"
         self.add_module(str(len(self)), module)
         return self
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
         "Append every module of an iterable; returns self"
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
         for m in modules: self.append(m)
         return self
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> None:
         "Insert `module` before position `index`"
         ms = list(self._modules.values())
         ms.insert(index, module)
         self._modules.clear()
         for m in ms: self.append(m)
-    def pop(self, key):
+    def pop(self, key: int | slice) -> Module:
         "Remove the module at `key` and return it"
         m = self[key]; del self[key]
         return m
@@ -533,32 +560,32 @@ class ModuleList(Module):
 # %% ../../nbs/07_nn.ipynb #8c54558b
 class ModuleDict(Module):
     "Hold sub-modules in a dict, registered under their keys; `[key]`, `in`, `keys`, `values`, `items`, `update`, `pop` like a dict"
-    def __init__(self, modules=None):
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
         super().__init__()
         if modules is not None: self.update(modules)
-    def __getitem__(self, key): return self._modules[key]
-    def __setitem__(self, key, module): self.add_module(key, module)
-    def __delitem__(self, key): del self._modules[key]
-    def __len__(self): return len(self._modules)
-    def __iter__(self): return iter(self._modules)
-    def __contains__(self, key): return key in self._modules
-    def clear(self):
+    def __getitem__(self, key: str) -> Module: return self._modules[key]
+    def __setitem__(self, key: str, module: Module) -> None: self.add_module(key, module)
+    def __delitem__(self, key: str) -> None: del self._modules[key]
+    def __len__(self) -> int: return len(self._modules)
+    def __iter__(self) -> Iterator[str]: return iter(self._modules)
+    def __contains__(self, key: str) -> bool: return key in self._modules
+    def clear(self) -> None:
         "Remove every module"
         self._modules.clear()
-    def pop(self, key):
+    def pop(self, key: str) -> Module:
         "Remove the module under `key` and return it"
         m = self[key]; del self[key]
         return m
-    def keys(self):
+    def keys(self) -> Iterable[str]:
         "The keys, in insertion order"
         return self._modules.keys()
-    def items(self):
+    def items(self) -> Iterable[tuple[str, Module]]:
         "The `(key, module)` pairs, in insertion order"
         return self._modules.items()
-    def values(self):
+    def values(self) -> Iterable[Module]:
         "The modules, in insertion order"
         return self._modules.values()
-    def update(self, modules):
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         "Add the modules of a mapping, or of an iterable of `(key, module)` pairs"
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got {type(modules).__name__}")
@@ -575,9 +602,9 @@ class ModuleDict(Module):
 # %% ../../nbs/07_nn.ipynb #21ad9742
 class Dropout(Module):
     "`dropout` in training mode, the identity in eval mode: the module follows `self.training`"
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
-    def forward(self, input): return dropout(input, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor: return dropout(input, self.p, self.training, self.inplace)
     def extra_repr(self): return f"p={self.p}, inplace={self.inplace}"

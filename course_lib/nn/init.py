@@ -5,12 +5,15 @@ __all__ = ['calculate_gain', 'uniform_', 'normal_', 'constant_', 'zeros_', 'ones
 
 # %% ../../nbs/07_nn.ipynb #e0fe6a90
 import math
+from .._tensor import Tensor
 from .._creation import rand, randn
 from ..autograd import no_grad
 from .. import _arithmetic                 # binds copy_ and fill_, which the initializers call
 
 # %% ../../nbs/07_nn.ipynb #e0fe6a94
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str,           # "linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu", ...
+                  param: float | None = None,  # leaky_relu's negative slope (default 0.01)
+                  ) -> float:
     "The recommended gain for a nonlinearity, like `torch.nn.init.calculate_gain`"
     if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "sigmoid"): return 1.0
     if nonlinearity == "tanh": return 5.0 / 3
@@ -32,24 +35,28 @@ def _fill_(t, values):
     with no_grad(): t.copy_(values)
     return t
 
-def uniform_(tensor, a=0.0, b=1.0):
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     "Fill `tensor` with values drawn uniformly from [a, b)"
     return _fill_(tensor, rand(tensor.shape, dtype=tensor.dtype, device=tensor.device) * (b - a) + a)
 
-def normal_(tensor, mean=0.0, std=1.0):
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     "Fill `tensor` with values drawn from N(mean, std²)"
     return _fill_(tensor, randn(tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean)
 
-def constant_(tensor, val):
+def constant_(tensor: Tensor, val: float) -> Tensor:
     "Fill `tensor` with `val`"
     with no_grad(): tensor.fill_(val)
     return tensor
 
-def zeros_(tensor): return constant_(tensor, 0.0)
-def ones_(tensor): return constant_(tensor, 1.0)
+def zeros_(tensor: Tensor) -> Tensor: return constant_(tensor, 0.0)
+def ones_(tensor: Tensor) -> Tensor: return constant_(tensor, 1.0)
 
 # %% ../../nbs/07_nn.ipynb #e0fe6a95
-def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor: Tensor,
+                     a: float = 0,                      # the negative slope of the leaky_relu that follows (for the gain)
+                     mode: str = "fan_in",              # "fan_in" keeps the forward pass's variance, "fan_out" the backward's
+                     nonlinearity: str = "leaky_relu",  # the activation that follows, for `calculate_gain`
+                     ) -> Tensor:
     "He initialization: uniform on ±gain·√(3/fan), like `torch.nn.init.kaiming_uniform_`"
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out

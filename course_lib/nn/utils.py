@@ -4,6 +4,7 @@
 __all__ = ['clip_grad_norm_', 'parameters_to_vector', 'vector_to_parameters']
 
 # %% ../../nbs/07_nn.ipynb #40bbf534
+from collections.abc import Iterable
 from .._tensor import Tensor
 from .._creation import tensor
 from .._shape import cat
@@ -12,7 +13,12 @@ from ..linalg import vector_norm
 from .. import _arithmetic      # binds mul_
 
 # %% ../../nbs/07_nn.ipynb #bfde6133
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor],
+                    max_norm: float,                     # the largest norm the gradients may have, all together
+                    norm_type: float = 2.0,              # p of the p-norm: 2.0 Euclidean, float("inf") the largest |g|
+                    error_if_nonfinite: bool = False,    # raise if the total norm is nan or inf, instead of scaling by it
+                    foreach: bool | None = None,         # torch's multi-tensor kernels: accepted, ignored
+                    ) -> Tensor:
     "Scale the gradients in place so that their joint `norm_type`-norm is at most `max_norm`; returns the norm before clipping, like torch"
     parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -33,13 +39,13 @@ def _same_device(params):
     devices = {str(p.device) for p in params}
     if len(devices) > 1: raise TypeError("Found two parameters on different devices, this is currently not supported.")
 
-def parameters_to_vector(parameters):
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     "Every parameter flattened and concatenated into one vector, in order (differentiable, like torch's)"
     params = list(parameters)
     _same_device(params)
     return cat([p.reshape(-1) for p in params])
 
-def vector_to_parameters(vec, parameters):
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     "Copy consecutive slices of `vec` into the parameters, in order (what `parameters_to_vector` made, back)"
     if not isinstance(vec, Tensor): raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     params, start = list(parameters), 0
