@@ -7,6 +7,8 @@ __all__ = ['Optimizer', 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad']
 
 # %% ../../nbs/08_optim.ipynb #2cd13fd2
 import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
 import numpy as np
 from collections import defaultdict
 from copy import deepcopy
@@ -25,6 +27,8 @@ def _typename(obj):
         return ("torch.cuda." if obj.device.type == "cuda" else "torch.") + obj.dtype._torch_name + "Tensor"
     cls = type(obj)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+_ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]   # torch's ParamsT
 
 def _param_groups(params):
     "What an optimizer was given, as a list of parameter groups (dicts), checked like torch."
@@ -56,13 +60,15 @@ def _group_params(group):
 # %% ../../nbs/08_optim.ipynb #1f666c8f
 class Optimizer:
     "Base class of optimizers, like `torch.optim.Optimizer`: parameter groups, per-parameter state, `zero_grad`, `state_dict`"
-    def __init__(self, params, defaults):
+    def __init__(self,
+                 params: _ParamsT,            # tensors, (name, tensor) pairs, or dicts: parameter groups with options
+                 defaults: dict[str, Any]):   # each option's value for the groups that don't set it
         self.defaults = defaults
         self.state = defaultdict(dict)      # parameter -> what the update rule remembers about it
         self.param_groups = []
         for group in _param_groups(params): self.add_param_group(group)
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         "Add a dict with a `params` entry; options it does not give come from `defaults`"
         if not isinstance(param_group, dict): raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         _group_params(param_group)
@@ -75,7 +81,7 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         "Reset the gradients of all optimized parameters: to None (default) or to zeros"
         for group in self.param_groups:
             for p in group["params"]:
@@ -83,13 +89,15 @@ class Optimizer:
                 if set_to_none: p.grad = None
                 else: p.grad.zero_()
 
-    def step(self, closure=None): raise NotImplementedError
+    def step(self,
+             closure: Callable[[], Tensor] | None = None,   # recomputes the loss and returns it; `step` returns that loss
+             ) -> Tensor | None: raise NotImplementedError
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         "The optimizer's state as torch lays it out: `state` and `param_groups`, parameters numbered 0, 1, ... in group order"
         return _state_dict(self)
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         "Load a `state_dict()` (ours or torch's layout) into an optimizer built on matching parameter groups"
         _load_state_dict(self, state_dict)
 
@@ -127,8 +135,17 @@ def _arrays(p, *state):
 
 class SGD(Optimizer):
     "Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay, like `torch.optim.SGD`"
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(self,
+                 params: _ParamsT,
+                 lr: float = 1e-3,
+                 momentum: float = 0,            # b = momentum*b + (1-dampening)*g, and the step follows b
+                 dampening: float = 0,           # the share of each new gradient kept out of b (not on the first step)
+                 weight_decay: float = 0,        # L2 penalty: adds weight_decay * p to the gradient
+                 nesterov: bool = False,         # step along g + momentum*b (a look ahead) instead of b
+                 *, maximize: bool = False,      # climb the objective instead of descending it
+                 foreach: bool | None = None,    # torch's multi-tensor kernels: accepted, ignored
+                 differentiable: bool = False,   # True raises: course_lib's steps run in place, under no_grad
+                 fused: bool | None = None):     # torch's fused kernels: accepted, ignored
         _check_options(differentiable, lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -137,7 +154,7 @@ class SGD(Optimizer):
 
     @no_grad()
     @np.errstate(all="ignore")                            # overflow gives inf, as in torch, without NumPy's warning
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
@@ -175,8 +192,19 @@ def _next_step(state):
 
 class Adam(Optimizer):
     "Adam with optional L2 or decoupled weight decay and AMSGrad, like `torch.optim.Adam`"
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, foreach=None,
-                 maximize=False, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False):
+    def __init__(self,
+                 params: _ParamsT,
+                 lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999),   # decay rates of the running means of g (m) and of g*g (v)
+                 eps: float = 1e-8,                           # added to sqrt(v_hat): the step never divides by 0
+                 weight_decay: float = 0,                     # L2 penalty: adds weight_decay * p to g (unless decoupled)
+                 amsgrad: bool = False,                       # AMSGrad: divide by the largest v so far
+                 *, foreach: bool | None = None,              # torch's multi-tensor kernels: accepted, ignored
+                 maximize: bool = False,                      # climb the objective instead of descending it
+                 capturable: bool = False,                    # torch's CUDA-graph capture: accepted, ignored
+                 differentiable: bool = False,                # True raises: course_lib's steps run in place, under no_grad
+                 fused: bool | None = None,                   # torch's fused kernels: accepted, ignored
+                 decoupled_weight_decay: bool = False):       # AdamW: multiply p by 1 - lr*weight_decay instead
         _check_options(differentiable, lr=lr, eps=eps)
         for i in (0, 1):
             if not 0.0 <= betas[i] < 1.0: raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
@@ -187,7 +215,7 @@ class Adam(Optimizer):
 
     @no_grad()
     @np.errstate(all="ignore")
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -224,8 +252,18 @@ class Adam(Optimizer):
 # %% ../../nbs/08_optim.ipynb #e9727e81
 class AdamW(Adam):
     "Adam with decoupled weight decay (Loshchilov & Hutter), like `torch.optim.AdamW`: `Adam(..., decoupled_weight_decay=True)`"
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+    def __init__(self,
+                 params: _ParamsT,
+                 lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999),   # decay rates of the running means of g (m) and of g*g (v)
+                 eps: float = 1e-8,                           # added to sqrt(v_hat): the step never divides by 0
+                 weight_decay: float = 1e-2,                  # each step multiplies p by 1 - lr*weight_decay
+                 amsgrad: bool = False,                       # AMSGrad: divide by the largest v so far
+                 *, maximize: bool = False,                   # climb the objective instead of descending it
+                 foreach: bool | None = None,                 # torch's multi-tensor kernels: accepted, ignored
+                 capturable: bool = False,                    # torch's CUDA-graph capture: accepted, ignored
+                 differentiable: bool = False,                # True raises: course_lib's steps run in place, under no_grad
+                 fused: bool | None = None):                  # torch's fused kernels: accepted, ignored
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
 
@@ -271,15 +309,25 @@ from . import lr_scheduler
 # %% ../../nbs/08_optim.ipynb #130bb7b3
 class RMSprop(Optimizer):
     "RMSprop with optional weight decay, momentum and centering, like `torch.optim.RMSprop`"
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, capturable=False,
-                 foreach=None, maximize=False, differentiable=False):
+    def __init__(self,
+                 params: _ParamsT,
+                 lr: float = 1e-2,
+                 alpha: float = 0.99,            # decay rate of v, the running mean of g*g
+                 eps: float = 1e-8,              # added to sqrt(v): the step never divides by 0
+                 weight_decay: float = 0,        # L2 penalty: adds weight_decay * p to g
+                 momentum: float = 0,            # b = momentum*b + g/sqrt(v), and the step follows b
+                 centered: bool = False,         # divide by g's estimated standard deviation (mean subtracted), not its RMS
+                 capturable: bool = False,       # torch's CUDA-graph capture: accepted, ignored
+                 foreach: bool | None = None,    # torch's multi-tensor kernels: accepted, ignored
+                 maximize: bool = False,         # climb the objective instead of descending it
+                 differentiable: bool = False):  # True raises: course_lib's steps run in place, under no_grad
         _check_options(differentiable, lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
                                       capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable))
 
     @no_grad()
     @np.errstate(all="ignore")
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps, wd, mu = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
@@ -318,8 +366,17 @@ class RMSprop(Optimizer):
 # %% ../../nbs/08_optim.ipynb #84929e99
 class Adagrad(Optimizer):
     "Adagrad: each parameter's step divided by the root of its summed squared gradients, like `torch.optim.Adagrad`"
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, foreach=None, *,
-                 maximize=False, differentiable=False, fused=None):
+    def __init__(self,
+                 params: _ParamsT,
+                 lr: float = 1e-2,
+                 lr_decay: float = 0,                   # step t uses lr / (1 + (t-1)*lr_decay)
+                 weight_decay: float = 0,               # L2 penalty: adds weight_decay * p to g
+                 initial_accumulator_value: float = 0,  # where each parameter's sum of squared gradients starts
+                 eps: float = 1e-10,                    # added to the root of that sum: the step never divides by 0
+                 foreach: bool | None = None,           # torch's multi-tensor kernels: accepted, ignored
+                 *, maximize: bool = False,             # climb the objective instead of descending it
+                 differentiable: bool = False,          # True raises: course_lib's steps run in place, under no_grad
+                 fused: bool | None = None):            # torch's fused kernels: accepted, ignored
         _check_options(differentiable, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                        initial_accumulator_value=initial_accumulator_value, eps=eps)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
@@ -334,7 +391,7 @@ class Adagrad(Optimizer):
 
     @no_grad()
     @np.errstate(all="ignore")
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, lr_decay, eps, wd = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]

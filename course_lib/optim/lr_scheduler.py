@@ -5,6 +5,8 @@ __all__ = ['LRScheduler', 'StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnea
 
 # %% ../../nbs/08_optim.ipynb #4605556b
 import math, types, warnings, weakref
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 from bisect import bisect_right
 from collections import Counter
 from functools import wraps
@@ -32,7 +34,9 @@ class LRScheduler:
     _get_lr_called_within_step = False
     _is_initial = False
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 last_epoch: int = -1):   # the last epoch done, to resume (the groups need initial_lr); -1: a fresh start
         if not isinstance(optimizer, Optimizer): raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
@@ -52,13 +56,15 @@ class LRScheduler:
         try: self.step()
         finally: self._is_initial = False
 
-    def get_lr(self): raise NotImplementedError
+    def get_lr(self) -> list[float]: raise NotImplementedError
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         "The learning rates of the last `step()`, one per parameter group"
         return self._last_lr
 
-    def step(self, epoch=None):
+    def step(self,
+             epoch: int | None = None,   # deprecated, as in torch: jump to this epoch (closed form where there is one)
+             ) -> None:
         "Advance one epoch (or one batch, for schedules counted in batches); call it after `optimizer.step()`"
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and later, you should "
@@ -80,11 +86,11 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, values): group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         "Everything the scheduler holds except the optimizer, as in torch"
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
-    def load_state_dict(self, state_dict): self.__dict__.update(state_dict)
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: self.__dict__.update(state_dict)
 
 _EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. Please use "
@@ -95,11 +101,15 @@ _EPOCH_DEPRECATION_WARNING = (
 # %% ../../nbs/08_optim.ipynb #a1ebf4ea
 class StepLR(LRScheduler):
     "Multiply the learning rate by `gamma` every `step_size` epochs, like `torch.optim.lr_scheduler.StepLR`"
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 step_size: int,        # epochs between two decays
+                 gamma: float = 0.1,    # the factor of each decay
+                 last_epoch: int = -1):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0: return [g["lr"] for g in self.optimizer.param_groups]
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -108,11 +118,15 @@ class StepLR(LRScheduler):
 
 class MultiStepLR(LRScheduler):
     "Multiply the learning rate by `gamma` at each epoch listed in `milestones`, like `torch.optim.lr_scheduler.MultiStepLR`"
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 milestones: Iterable[int],   # the epochs at which the learning rate decays (one listed twice, twice)
+                 gamma: float = 0.1,          # the factor of each decay
+                 last_epoch: int = -1):
         self.milestones, self.gamma = Counter(milestones), gamma      # a milestone listed twice multiplies twice
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         if self.last_epoch not in self.milestones: return [g["lr"] for g in self.optimizer.param_groups]
         return [g["lr"] * self.gamma ** self.milestones[self.last_epoch] for g in self.optimizer.param_groups]
@@ -123,11 +137,14 @@ class MultiStepLR(LRScheduler):
 
 class ExponentialLR(LRScheduler):
     "Multiply the learning rate by `gamma` every epoch, like `torch.optim.lr_scheduler.ExponentialLR`"
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 gamma: float,          # the factor applied every epoch
+                 last_epoch: int = -1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         if self._is_initial: return [g["lr"] for g in self.optimizer.param_groups]
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -137,11 +154,15 @@ class ExponentialLR(LRScheduler):
 # %% ../../nbs/08_optim.ipynb #82873874
 class CosineAnnealingLR(LRScheduler):
     "Anneal the learning rate from its initial value to `eta_min` along half a cosine over `T_max` epochs, like torch's"
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 T_max: int,              # epochs from the initial learning rate down to eta_min (half a period)
+                 eta_min: float = 0.0,    # the lowest learning rate
+                 last_epoch: int = -1):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         groups, T, e, eta = self.optimizer.param_groups, self.T_max, self.last_epoch, self.eta_min
         if self._is_initial: return [g["lr"] for g in groups]
@@ -156,7 +177,10 @@ class CosineAnnealingLR(LRScheduler):
 
 class LambdaLR(LRScheduler):
     "Set the learning rate to the initial one times `lr_lambda(epoch)`, like `torch.optim.lr_scheduler.LambdaLR`"
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | list[Callable[[int], float]],   # epoch -> factor; or one per group
+                 last_epoch: int = -1):
         self.optimizer = optimizer
         if not isinstance(lr_lambda, (list, tuple)): self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
         elif len(lr_lambda) != len(optimizer.param_groups):
@@ -164,17 +188,17 @@ class LambdaLR(LRScheduler):
         else: self.lr_lambdas = list(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         return [base * lmbda(self.last_epoch) for lmbda, base in zip(self.lr_lambdas, self.base_lrs)]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         "As torch: functions are not saved (None), a callable object's attributes are"
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy() for fn in self.lr_lambdas]
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         lr_lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -193,9 +217,20 @@ def _format_param(name, optimizer, param):
 
 class OneCycleLR(LRScheduler):
     "The 1cycle policy (Smith & Topin), like `torch.optim.lr_scheduler.OneCycleLR`: warm up to `max_lr`, then anneal far below the start; momentum moves the opposite way. Step it after every batch."
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3, anneal_strategy="cos",
-                 cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0, final_div_factor=1e4,
-                 three_phase=False, last_epoch=-1):
+    def __init__(self,
+                 optimizer: Optimizer,
+                 max_lr: float | list[float],                # the peak learning rate (or one per parameter group)
+                 total_steps: int | None = None,             # the cycle's length, in batches
+                 epochs: int | None = None, steps_per_epoch: int | None = None,   # or give these: epochs * steps_per_epoch
+                 pct_start: float = 0.3,                     # the fraction of the cycle spent warming up
+                 anneal_strategy: Literal["cos", "linear"] = "cos",   # the shape of each phase's curve
+                 cycle_momentum: bool = True,                # move momentum (Adam's beta1) opposite to the learning rate
+                 base_momentum: float | list[float] = 0.85,  # the momentum at the learning rate's peak
+                 max_momentum: float | list[float] = 0.95,   # the momentum at the start and at the end
+                 div_factor: float = 25.0,                   # the initial learning rate is max_lr / div_factor
+                 final_div_factor: float = 1e4,              # the final one is the initial one / final_div_factor
+                 three_phase: bool = False,                  # warm up, come back down to the initial lr, then anneal
+                 last_epoch: int = -1):                      # the last batch done, to resume (-1 starts the cycle)
         if not isinstance(optimizer, Optimizer): raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if total_steps is not None:
@@ -248,7 +283,7 @@ class OneCycleLR(LRScheduler):
         if self._anneal_func_type == "cos": return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         _warn_get_lr_called_within_step(self)
         step = self.last_epoch
         if step > self.total_steps: raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
