@@ -5,7 +5,11 @@ __all__ = ['evaluate', 'fit']
 
 # %% ../nbs/09_training.ipynb #24d073a1
 # chapter 9's training loop, reused by later chapters (torch has no `fit`, so it stays out of `course_lib`'s torch names)
+from collections.abc import Callable, Iterable
+from ._tensor import Tensor
 from .autograd import no_grad
+from .nn import Module
+from .optim import Optimizer
 
 def _progress(it, show):
     "A fastprogress bar over `it` when `show` and fastprogress is installed (course_lib itself needs only NumPy), else `it`."
@@ -15,7 +19,10 @@ def _progress(it, show):
     return progress_bar(it)
 
 @no_grad()
-def evaluate(model, data, loss_fn):
+def evaluate(model: Module,
+             data: Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor],   # batches (a DataLoader), or one (X, y) pair
+             loss_fn: Callable[[Tensor, Tensor], Tensor],   # loss_fn(model(xb), yb): a mean over the batch
+             ) -> float:
     "The mean of `loss_fn` over `data` (a DataLoader, or one `(X, y)` pair), in eval mode and without recording."
     model.eval()
     total, count = 0.0, 0
@@ -23,7 +30,14 @@ def evaluate(model, data, loss_fn):
         total, count = total + loss_fn(model(xb), yb).item() * len(xb), count + len(xb)
     return total / count
 
-def fit(model, loader, opt, loss_fn, epochs, valid=None, show=True):
+def fit(model: Module,
+        loader: Iterable[tuple[Tensor, Tensor]],   # the training batches (xb, yb), e.g. a DataLoader: one pass per epoch
+        opt: Optimizer,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],   # loss_fn(model(xb), yb): a mean over the batch
+        epochs: int,
+        valid: Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor] | None = None,   # evaluated after each epoch
+        show: bool = True,                          # a progress bar over the epochs (when fastprogress is installed)
+        ) -> dict[str, list[float]]:   # {"train": the mean loss of each epoch, "valid": the loss on valid after each}
     "Train `model` for `epochs` passes over `loader`: the mean training loss of each epoch, and the loss on `valid` after it."
     history = {"train": [], "valid": []}
     for epoch in _progress(range(epochs), show):

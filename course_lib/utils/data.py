@@ -8,9 +8,11 @@ __all__ = ['make_moons', 'make_spirals', 'make_regression_curve', 'Dataset', 'Te
 
 # %% ../../nbs/09_training.ipynb #d1ba04f5
 import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 import numpy as np
 from .._tensor import Tensor
-from .._creation import tensor, randint, randperm, default_generator
+from .._creation import tensor, randint, randperm, default_generator, Generator
 from .._dtype import float32, int64
 from .._shape import stack
 from .. import _indexing                 # binds `t[i]`, how a dataset and a loader take rows
@@ -21,7 +23,10 @@ def _rng(seed):
     if seed is None: seed = int(randint(0, 2**31, (1,)).item())
     return np.random.default_rng(seed)
 
-def make_moons(n_samples=100, noise=0.0, seed=None):
+def make_moons(n_samples: int = 100,
+               noise: float = 0.0,         # standard deviation of the Gaussian noise added to each coordinate
+               seed: int | None = None,    # seeds NumPy's generator; None draws the seed from course_lib's (manual_seed)
+               ) -> tuple[Tensor, Tensor]:
     "Two interleaving half circles: X float32 (n_samples, 2), y int64 (n_samples,) in {0, 1}, rows in random order"
     rng = _rng(seed)
     n_out = n_samples // 2; n_in = n_samples - n_out
@@ -33,7 +38,10 @@ def make_moons(n_samples=100, noise=0.0, seed=None):
     perm = rng.permutation(n_samples)
     return tensor(X[perm], dtype=float32), tensor(y[perm], dtype=int64)
 
-def make_spirals(n_classes=3, n_per_class=100, noise=0.2, seed=None):
+def make_spirals(n_classes: int = 3, n_per_class: int = 100,
+                 noise: float = 0.2,         # standard deviation of the Gaussian noise added to each point's angle
+                 seed: int | None = None,    # seeds NumPy's generator; None draws the seed from course_lib's (manual_seed)
+                 ) -> tuple[Tensor, Tensor]:
     "`n_classes` spiral arms: X float32 of shape `(n_classes * n_per_class, 2)`, y int64 class of each row, rows in random order"
     rng = _rng(seed)
     r = np.linspace(0.0, 1.0, n_per_class)                                      # radius grows along an arm
@@ -45,7 +53,10 @@ def make_spirals(n_classes=3, n_per_class=100, noise=0.2, seed=None):
     perm = rng.permutation(len(y))
     return tensor(X[perm], dtype=float32), tensor(y[perm], dtype=int64)
 
-def make_regression_curve(n=100, noise=0.1, seed=None):
+def make_regression_curve(n: int = 100,
+                          noise: float = 0.1,         # standard deviation of the Gaussian noise added to y
+                          seed: int | None = None,    # seeds NumPy's generator; None draws the seed from course_lib's
+                          ) -> tuple[Tensor, Tensor]:
     "Points on y = sin(x) + 0.3x plus Gaussian noise, x uniform in [-3, 3] and sorted: X, y float32 of shape (n, 1)"
     rng = _rng(seed)
     x = np.sort(rng.uniform(-3.0, 3.0, n))
@@ -55,25 +66,27 @@ def make_regression_curve(n=100, noise=0.1, seed=None):
 # %% ../../nbs/09_training.ipynb #1c85cddb
 class Dataset:
     "A map-style dataset, like `torch.utils.data.Dataset`: subclasses give `ds[i]`, one sample, and `len(ds)`"
-    def __getitem__(self, index): raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
 class TensorDataset(Dataset):
     "Sample i is the tuple of the i-th rows of `tensors`, like `torch.utils.data.TensorDataset`"
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor):
         if any(t.shape[0] != tensors[0].shape[0] for t in tensors): raise ValueError("Size mismatch between tensors")
         self.tensors = tensors
-    def __getitem__(self, i): return tuple(t[i] for t in self.tensors)
-    def __len__(self): return self.tensors[0].shape[0]
+    def __getitem__(self, i: int | slice | list[int] | Tensor) -> tuple[Tensor, ...]:
+        return tuple(t[i] for t in self.tensors)
+    def __len__(self) -> int: return self.tensors[0].shape[0]
 
 class Subset(Dataset):
     "The samples of `dataset` at `indices`, in that order, like `torch.utils.data.Subset`"
-    def __init__(self, dataset, indices): self.dataset, self.indices = dataset, indices
-    def __getitem__(self, idx):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]): self.dataset, self.indices = dataset, indices
+    def __getitem__(self, idx: int | list[int]) -> Any:
         if isinstance(idx, list): return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
-    def __len__(self): return len(self.indices)
+    def __len__(self) -> int: return len(self.indices)
 
-def default_collate(samples):
+def default_collate(samples: list[Any]) -> Tensor | tuple[Any, ...]:
     "Stack a list of samples (tensors, numbers, or tuples of them) into a batch"
     first = samples[0]
     if isinstance(first, Tensor): return stack(samples)
@@ -91,9 +104,24 @@ def _tensor_rows(dataset):
 
 class DataLoader:
     "Iterate over mini-batches of a dataset (or of a tuple of tensors), shuffled with `generator` when `shuffle=True`, like torch's"
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0, collate_fn=None,
-                 pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None, multiprocessing_context=None, generator=None,
-                 *, prefetch_factor=None, persistent_workers=False, pin_memory_device="", in_order=True):
+    def __init__(self,
+                 dataset: Dataset | Tensor | Sequence[Tensor],   # a Dataset, or a tensor or tuple of tensors (batched by rows)
+                 batch_size: int = 1,
+                 shuffle: bool | None = None,                   # a new order every epoch, drawn from `generator`
+                 sampler: Iterable | None = None,               # not supported (raises)
+                 batch_sampler: Iterable | None = None,         # not supported (raises)
+                 num_workers: int = 0,                          # must be 0: batches are made in this process
+                 collate_fn: Callable[[list[Any]], Any] | None = None,   # list of samples -> batch; not used for tensor data
+                 pin_memory: bool = False,                      # torch's page-locked host memory: accepted, ignored
+                 drop_last: bool = False,                       # leave out the last batch if it is short
+                 timeout: float = 0,                            # for worker processes: accepted, ignored
+                 worker_init_fn: Callable[[int], None] | None = None,   # for worker processes: accepted, ignored
+                 multiprocessing_context: Any = None,           # for worker processes: accepted, ignored
+                 generator: Generator | None = None,            # draws the shuffled order (None: the default generator)
+                 *, prefetch_factor: int | None = None,         # for worker processes: accepted, ignored
+                 persistent_workers: bool = False,              # for worker processes: accepted, ignored
+                 pin_memory_device: str = "",                   # torch's page-locked host memory: accepted, ignored
+                 in_order: bool = True):                        # for worker processes: accepted, ignored
         if sampler is not None or batch_sampler is not None or num_workers:
             raise NotImplementedError("DataLoader: course_lib has no samplers or worker processes (sampler, batch_sampler, num_workers)")
         self.single = isinstance(dataset, Tensor)                      # a lone tensor gives tensor batches
@@ -103,7 +131,7 @@ class DataLoader:
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, bool(shuffle), drop_last
         self.collate_fn, self.generator = collate_fn or default_collate, generator
 
-    def __len__(self):
+    def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
@@ -112,7 +140,7 @@ class DataLoader:
         if not self.shuffle: return None
         return randperm(n, generator=self.generator).numpy()          # the default generator unless one is given
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         order, n, bs = self._order(), len(self.dataset), self.batch_size
         for start in range(0, n, bs):
             stop = min(start + bs, n)
@@ -129,7 +157,10 @@ class DataLoader:
             yield batch[0] if self.single else batch
 
 # %% ../../nbs/09_training.ipynb #1be5267d
-def random_split(dataset, lengths, generator=default_generator):
+def random_split(dataset: Dataset,
+                 lengths: Sequence[int | float],   # sizes of the parts, or fractions that sum to 1
+                 generator: Generator | None = default_generator,   # draws the permutation
+                 ) -> list[Subset]:
     "Split `dataset` into non-overlapping `Subset`s of `lengths` (counts, or fractions summing to 1), like `torch.utils.data.random_split`"
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:          # fractions: floor each, then hand out the remainder
