@@ -10,10 +10,11 @@ __all__ = ['Sum', 'sum', 'Mean', 'mean', 'Var', 'var', 'Std', 'std', 'std_mean',
 import builtins, math, operator, warnings
 import numpy as np
 from ._tensor import Tensor, _make, _wrap_dim, tensor_method
-from ._dtype import int64
+from ._dtype import dtype, int64
 from ._device import _xp
 from .autograd import Function
 from ._pointwise import maximum, minimum
+from .types import Number, _size
 
 # %% ../nbs/04_ops.ipynb #9c5233b6
 def _dims(dim, ndim):
@@ -43,7 +44,7 @@ class Sum(Function):
     def backward(ctx, g): return _unreduce(g, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
 @tensor_method()
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input: Tensor, dim: int | _size | None = None, keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "Sum over `dim` (an int, a tuple, or None for all), like `torch.sum`; bools and ints sum to int64."
     if dtype is not None: input = input.to(dtype)
     elif input._data.dtype.kind in "biu" and input._data.dtype != np.int64: input = input.to(int64)   # torch sums integers in int64
@@ -65,7 +66,7 @@ def _check_mean_dtype(input):
                            f"dtype. Got: {input.dtype._torch_name}")
 
 @tensor_method()
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input: Tensor, dim: int | _size | None = None, keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "Mean over `dim` (an int, a tuple, or None for all), like `torch.mean`; floating-point tensors only."
     if dtype is not None: input = input.to(dtype)
     _check_mean_dtype(input)
@@ -98,7 +99,11 @@ class Var(Function):
         return _unreduce(g, d.shape, ctx.axes, ctx.keepdim) * d * (2 / ctx.div if ctx.div else math.inf), None, None, None
 
 @tensor_method()
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input: Tensor, dim: int | _size | None = None,
+        unbiased: bool | None = None,     # torch's older spelling: False is correction 0, True correction 1
+        keepdim: bool = False, *,
+        correction: Number | None = None, # divide by N - correction (default 1: the unbiased estimate)
+        ) -> Tensor:
     "Variance over `dim` with `correction` (default 1, Bessel's), like `torch.var`; `unbiased=False` means correction 0."
     axes, c = _var_args(input, dim, unbiased, correction, "var")
     return Var.apply(input, axes, c, keepdim)
@@ -123,16 +128,22 @@ class Std(Function):
         return g * d * (1 / ctx.div if ctx.div else math.inf), None, None, None
 
 @tensor_method()
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input: Tensor, dim: int | _size | None = None,
+        unbiased: bool | None = None,     # torch's older spelling: False is correction 0, True correction 1
+        keepdim: bool = False, *,
+        correction: Number | None = None, # the variance divides by N - correction (default 1)
+        ) -> Tensor:
     "Standard deviation over `dim` with `correction` (default 1), like `torch.std`."
     axes, c = _var_args(input, dim, unbiased, correction, "std")
     return Std.apply(input, axes, c, keepdim)
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input: Tensor, dim: int | _size | None = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Number | None = None) -> tuple[Tensor, Tensor]:
     "(std, mean) over `dim` in one call, like `torch.std_mean`."
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input: Tensor, dim: int | _size | None = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Number | None = None) -> tuple[Tensor, Tensor]:
     "(var, mean) over `dim` in one call, like `torch.var_mean`."
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
@@ -159,7 +170,7 @@ class Amax(Function):
     backward = staticmethod(_ties_backward)
 
 @tensor_method()
-def amax(input, dim=(), keepdim=False):
+def amax(input: Tensor, dim: int | _size = (), keepdim: bool = False) -> Tensor:
     "Maximum over `dim` (default: all), like `torch.amax`; tied maxima share the gradient evenly."
     _nonempty(input, "amax")
     return Amax.apply(input, _dims(dim, input.ndim), keepdim)
@@ -173,7 +184,7 @@ class Amin(Function):
     backward = staticmethod(_ties_backward)
 
 @tensor_method()
-def amin(input, dim=(), keepdim=False):
+def amin(input: Tensor, dim: int | _size = (), keepdim: bool = False) -> Tensor:
     "Minimum over `dim` (default: all), like `torch.amin`; tied minima share the gradient evenly."
     _nonempty(input, "amin")
     return Amin.apply(input, _dims(dim, input.ndim), keepdim)
@@ -236,13 +247,13 @@ def _arg(input, name, dim, keepdim):
     return getattr(a, name)(axis=d, keepdims=keepdim)
 
 @tensor_method()
-def argmax(input, dim=None, keepdim=False):
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     "Index of the maximum (of the flattened tensor when `dim` is None), like `torch.argmax`."
     _nonempty(input, "argmax")
     return _make(_xp(input._data).asarray(_arg(input, "argmax", dim, keepdim)))
 
 @tensor_method()
-def argmin(input, dim=None, keepdim=False):
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     "Index of the minimum (of the flattened tensor when `dim` is None), like `torch.argmin`."
     _nonempty(input, "argmin")
     return _make(_xp(input._data).asarray(_arg(input, "argmin", dim, keepdim)))
@@ -257,7 +268,7 @@ def _select(cls, name, input, dim, keepdim):
     return getattr(return_types, name)(values, _make(idx if keepdim else idx.squeeze(d)))
 
 @tensor_method()
-def max(input, dim=None, keepdim=False):
+def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | return_types.max:
     "`max(x)`: the largest element; `max(x, dim)`: (values, indices) along `dim`; `max(x, y)`: `maximum(x, y)`. Like `torch.max`."
     if isinstance(dim, Tensor): return maximum(input, dim)
     if dim is None:
@@ -266,7 +277,7 @@ def max(input, dim=None, keepdim=False):
     return _select(Max, "max", input, dim, keepdim)
 
 @tensor_method()
-def min(input, dim=None, keepdim=False):
+def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | return_types.min:
     "`min(x)`: the smallest element; `min(x, dim)`: (values, indices) along `dim`; `min(x, y)`: `minimum(x, y)`. Like `torch.min`."
     if isinstance(dim, Tensor): return minimum(input, dim)
     if dim is None:
@@ -285,7 +296,9 @@ def _argsort(a, dim, descending):
     return xp.argsort(-a if descending else a, axis=dim, kind="stable")
 
 @tensor_method()
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input: Tensor, dim: int = -1, descending: bool = False,
+         stable: bool = False,   # keep equal elements in order (ours always does)
+         ) -> return_types.sort:
     "(values, indices) sorted along `dim`, like `torch.sort`; ours is always stable."
     if input.ndim == 0: return return_types.sort(input.clone(), _make(_xp(input._data).zeros((), np.int64)))
     d = _wrap_dim(dim, input.ndim)
@@ -293,13 +306,16 @@ def sort(input, dim=-1, descending=False, stable=False):
     return return_types.sort(Sort.apply(input, d, idx, True), _make(idx))
 
 @tensor_method()
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     "The indices that sort `input` along `dim`, like `torch.argsort`."
     if input.ndim == 0: return _make(_xp(input._data).zeros((), np.int64))
     return _make(_argsort(input._data, _wrap_dim(dim, input.ndim), descending))
 
 @tensor_method()
-def topk(input, k, dim=-1, largest=True, sorted=True):
+def topk(input: Tensor, k: int, dim: int = -1,
+         largest: bool = True,   # False: the k smallest
+         sorted: bool = True,    # values in order, largest (or smallest) first
+         ) -> return_types.topk:
     "The `k` largest (smallest with `largest=False`) elements along `dim` and their indices, like `torch.topk`."
     d = _wrap_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
@@ -342,7 +358,7 @@ class _ProdDim(Prod):
     def name(self): return "ProdBackward1"   # torch's node for a product over one dimension
 
 @tensor_method()
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "The product of all elements, or over `dim`, like `torch.prod`; ints and bools multiply in int64."
     if dtype is not None: input = input.to(dtype)
     elif input._data.dtype.kind in "biu" and input._data.dtype != np.int64: input = input.to(int64)
@@ -384,12 +400,12 @@ def _scan(cls, input, dim, dtype):
     return cls.apply(input, d)
 
 @tensor_method()
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input: Tensor, dim: int, *, dtype: dtype | None = None) -> Tensor:
     "Running sums along `dim`, like `torch.cumsum`."
     return _scan(Cumsum, input, dim, dtype)
 
 @tensor_method()
-def cumprod(input, dim, *, dtype=None):
+def cumprod(input: Tensor, dim: int, *, dtype: dtype | None = None) -> Tensor:
     "Running products along `dim`, like `torch.cumprod` (the gradient is exact where elements are zero)."
     return _scan(Cumprod, input, dim, dtype)
 
@@ -409,7 +425,7 @@ def _kth_index(input, k, d, keepdim):
     return _xp(idx).take(idx, [k - 1], axis=d)
 
 @tensor_method()
-def kthvalue(input, k, dim=-1, keepdim=False):
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> return_types.kthvalue:
     "(values, indices) of the `k`-th smallest element along `dim`, like `torch.kthvalue`."
     if input.ndim == 0: input, keepdim = input.reshape(1), False
     d = _wrap_dim(dim, input.ndim)
@@ -418,7 +434,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return return_types.kthvalue(Kthvalue.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
 
 @tensor_method()
-def median(input, dim=None, keepdim=False):
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | return_types.median:
     "`median(x)`: the lower median of all elements; `median(x, dim)`: (values, indices) along `dim`. Like `torch.median`."
     if dim is None:
         flat = input.reshape(-1)
@@ -430,7 +446,7 @@ def median(input, dim=None, keepdim=False):
     return return_types.median(_MedianDim.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
 
 @tensor_method()
-def mode(input, dim=-1, keepdim=False):
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> return_types.mode:
     "(values, indices) of the most frequent value along `dim` (the smallest among equally frequent ones; its last position), like `torch.mode`."
     if input.ndim == 0: input, keepdim = input.reshape(1), False
     d = _wrap_dim(dim, input.ndim)
@@ -445,7 +461,7 @@ def mode(input, dim=-1, keepdim=False):
     return return_types.mode(Mode.apply(input, d, idx, keepdim), _make(idx if keepdim else idx.squeeze(d)))
 
 @tensor_method()
-def count_nonzero(input, dim=None):
+def count_nonzero(input: Tensor, dim: int | _size | None = None) -> Tensor:
     "The number of non-zero elements (over `dim`: an int or a tuple), like `torch.count_nonzero`."
     axes = None if dim is None else _dims(dim, input.ndim)
     return _make(_xp(input._data).asarray((input._data != 0).sum(axis=axes), dtype=np.int64))
@@ -456,17 +472,22 @@ def _logical(input, dim, keepdim, how):
     return _make(_xp(a).asarray(out, dtype=np.uint8 if a.dtype == np.uint8 else np.bool_))
 
 @tensor_method()
-def any(input, dim=None, keepdim=False):
+def any(input: Tensor, dim: int | _size | None = None, keepdim: bool = False) -> Tensor:
     "Is any element true (non-zero), overall or along `dim`? Like `torch.any`."
     return _logical(input, dim, keepdim, "any")
 
 @tensor_method()
-def all(input, dim=None, keepdim=False):
+def all(input: Tensor, dim: int | _size | None = None, keepdim: bool = False) -> Tensor:
     "Are all elements true (non-zero), overall or along `dim`? Like `torch.all`."
     return _logical(input, dim, keepdim, "all")
 
 @tensor_method()
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+def unique(input: Tensor,
+           sorted: bool = True,           # ours are always sorted, like torch's on the CPU
+           return_inverse: bool = False,  # also return each element's index into the unique values
+           return_counts: bool = False,   # also return how often each unique value occurs
+           dim: int | None = None,        # unique slices along `dim` instead of unique elements
+           ) -> Tensor | tuple[Tensor, ...]:
     "The distinct values (sorted), optionally with each element's position in them and their counts, like `torch.unique`."
     xp = _xp(input._data)
     res = xp.unique(input._data, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
@@ -514,7 +535,9 @@ def _vector_norm(input, ord, dim, keepdim, dtype, name):
     return VectorNorm.apply(input, float(ord), axes, keepdim)
 
 @tensor_method()
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input: Tensor,
+         p: float | str = "fro",   # the p of the p-norm; 'fro' (Frobenius) is 2
+         dim: int | _size | None = None, keepdim: bool = False, dtype: dtype | None = None) -> Tensor:
     "The vector p-norm over `dim` (all elements when None); 'fro' is the 2-norm, like `torch.norm`."
     if p == "nuc": raise NotImplementedError("norm(p='nuc') needs singular values, which course_lib does not compute")
     return _vector_norm(input, 2 if p == "fro" else p, dim, keepdim, dtype, "linalg.vector_norm")
