@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['EXERCISES', 'CHAPTER_EXERCISES', 'build_unbroadcast', 'build_topo_order', 'build_backward', 'build_apply',
-           'build_linear', 'build_sgd_step', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbytes', 'promote',
-           'sgd_update_', 'broadcast_shape', 'unbroadcast', 'mul_backward', 'sigmoid_backward', 'tanh_function',
-           'topo_order', 'div_backward', 'matmul_backward', 'mean_backward', 'softmax', 'softmax_backward',
+           'build_linear', 'build_sgd_step', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbytes',
+           'broadcast_shape', 'unbroadcast', 'mul_backward', 'sigmoid_backward', 'tanh_function', 'topo_order',
+           'div_backward', 'promote', 'sgd_update_', 'matmul_backward', 'mean_backward', 'softmax', 'softmax_backward',
            'index_backward', 'log_softmax', 'cross_entropy', 'cross_entropy_backward', 'linear', 'numerical_grad',
            'jacobian', 'my_gradcheck', 'count_parameters', 'init_linear_', 'dropout', 'sgd_momentum_step', 'adam_step',
            'rmsprop', 'batch_indices', 'accuracy', 'train_step', 'apply_to_tensors', 'check_same_device',
            'matmul_flops', 'softplus_function', 'conv2d_loops', 'col2im', 'max_pool_backward', 'conv_output_shape',
-           'confusion_matrix', 'evaluate', 'batch_norm_forward', 'batch_norm_backward', 'running_stats', 'use',
-           'by_hand']
+           'confusion_matrix', 'evaluate', 'batch_norm_forward', 'batch_norm_backward', 'running_stats', 'count_nodes',
+           'top_own_time', 'smallest_batch', 'use', 'by_hand']
 
 # %% ../nbs/12_exercises.ipynb #de0ba3dd
 import functools, inspect, math, operator, textwrap, types, warnings
@@ -25,8 +25,6 @@ import course_lib as cl
 # (number, chapter notebook, title, checker name): the single list the index below, `exercises()` and the tests use.
 EXERCISES = [
     ("1.1", "01_tensor", "How many bytes?", "tensor_nbytes"),
-    ("1.2", "01_tensor", "Type promotion", "promote"),
-    ("1.3", "01_tensor", "An in-place weight update", "sgd_update_"),
     ("2.1", "02_broadcasting", "The broadcast shape", "broadcast_shape"),
     ("2.2", "02_broadcasting", "`unbroadcast`", "unbroadcast"),
     ("2.3", "02_broadcasting", "Multiplication's backward, with broadcasting", "mul_backward"),
@@ -34,6 +32,8 @@ EXERCISES = [
     ("3.2", "03_autograd", "A `Tanh` Function", "tanh_function"),
     ("3.3", "03_autograd", "Topological order", "topo_order"),
     ("3.4", "03_autograd", "The backward of division", "div_backward"),
+    ("3.5", "03_autograd", "Type promotion", "promote"),
+    ("3.6", "03_autograd", "An in-place weight update", "sgd_update_"),
     ("4.1", "04_ops", "The backward of `matmul`", "matmul_backward"),
     ("4.2", "04_ops", "The backward of `mean`", "mean_backward"),
     ("4.3", "04_ops", "A stable softmax", "softmax"),
@@ -75,6 +75,9 @@ EXERCISES = [
     ("15.1", "15_normalization", "Batch norm's forward", "batch_norm_forward"),
     ("15.2", "15_normalization", "Batch norm's backward", "batch_norm_backward"),
     ("15.3", "15_normalization", "The running statistics", "running_stats"),
+    ("20.1", "20_performance", "Counting the nodes of a graph", "count_nodes"),
+    ("20.2", "20_performance", "The top of a profile", "top_own_time"),
+    ("20.3", "20_performance", "The batch size where bookkeeping stops mattering", "smallest_batch"),
 ]
 
 # Exercises whose checker lives in its chapter, because it needs the chapter's data (the names, the trained model):
@@ -340,8 +343,6 @@ def _forward_backward(op, *arrays, grad=None):
 def _grads(op, *arrays, grad=None): return _forward_backward(op, *arrays, grad=grad)[1]
 
 # %% ../nbs/12_exercises.ipynb #3bb5b796
-_DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
-
 @_checks(cases=lambda rng: ({"shape": s, "dtype": getattr(cl, d)} for s in [(2, 3), (), (0,), (4, 1, 5), (1000,), (3,)]
                        for d in ["float32", "float64", "int64", "int32", "bool", "float16", "uint8"]),
     reference=lambda shape, dtype: cl.empty(shape, dtype=dtype).element_size() * math.prod(shape),
@@ -352,56 +353,6 @@ _DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
            "Multiply the number of elements by `dtype.itemsize`."))
 def tensor_nbytes(fn):
     "Check exercise 1.1, `fn(shape, dtype)`: the bytes taken by the elements of a tensor of that shape and course_lib dtype."
-
-def _same_dtype(c, got, expected, **_):
-    if getattr(got, "name", None) == expected.name: return True
-    return c.fail(expected, got, None if isinstance(got, cl.dtype) else "return a course_lib dtype such as cl.float32.", "dtype")
-
-@_checks(cases=lambda rng: ({"a": getattr(cl, a), "b": getattr(cl, b)} for a in _DTYPES for b in _DTYPES),
-    reference=lambda a, b: cl.promote_types(a, b), judge=_same_dtype,
-    hints=("Some pairs mix kinds of number (bool, integer, floating point): which kind wins, whatever the widths?",
-           "Compare the categories first, bool < integer < floating point; the higher category wins. Only inside one "
-           "category does the width decide.",
-           "Inside one category the wider type wins, and there NumPy agrees with torch: `np.promote_types(a.np, b.np)`, "
-           "mapped back to a course_lib dtype."))
-def promote(fn):
-    "Check exercise 1.2, `fn(a, b)`: the dtype that course_lib dtypes `a` and `b` promote to, like `torch.promote_types`."
-
-# %% ../nbs/12_exercises.ipynb #7b860ffa
-def _sgd_cases(rng):
-    for shape, lr, dt in [((3,), 0.1, "float32"), ((2, 3), 0.01, "float32"), ((), 0.5, "float32"), ((4,), 1.0, "float64"), ((5,), 0.0, "float32")]:
-        yield {"w": rng.standard_normal(shape).astype(dt), "grad": rng.standard_normal(shape).astype(dt), "lr": lr}
-
-def _leaf(w, grad):
-    t = cl.tensor(w, requires_grad=True); t.grad = cl.tensor(grad); return t
-
-def _sgd_reference(w, grad, lr):
-    t = _leaf(w, grad)
-    with cl.no_grad(): t -= lr * t.grad
-    return _np(t)
-
-def _sgd_call(fn, w, grad, lr):
-    t = _leaf(w, grad); storage = t._data
-    fn(t, lr)
-    return t, storage
-
-def _sgd_judge(c, got, expected, w, lr, **_):
-    t, storage = got
-    if t._data is not storage and not np.shares_memory(_np(t), storage):
-        return c.fail(expected, t, "`w` got new storage: change the tensor you were given, in place.", "w")
-    rebound = "`w` did not change: `w = w - ...` only rebinds a local name." if np.array_equal(_np(t), w) and lr else None
-    if not _close(c, t, expected, "w", rtol=1e-5, atol=1e-6, dtype=w.dtype, hint=rebound): return False
-    if t.is_leaf and t.requires_grad: return True
-    return c.fail("a leaf with requires_grad=True", f"is_leaf={t.is_leaf}, requires_grad={t.requires_grad}",
-                  "the update must not be recorded in the graph.", "w")
-
-@_checks(_sgd_cases, _sgd_reference, call=_sgd_call, judge=_sgd_judge, seed=1,
-    error_hint="course_lib refuses to change a leaf that requires grad in place while it records the graph.",
-    hints=("The update must change `w` itself, and must not become part of the autograd graph.",
-           "Switch gradient recording off for the update, and change the existing tensor in place instead of building a new one.",
-           "Inside `with cl.no_grad():`, subtract `lr` times the gradient from `w` with an in-place operation."))
-def sgd_update_(fn):
-    "Check exercise 1.3, `fn(w, lr)`: w ← w − lr·w.grad, in place, on a leaf that requires grad."
 
 # %% ../nbs/12_exercises.ipynb #b00e5003
 _SHAPE_PAIRS = [((2, 3), (3,)), ((2, 3), (2, 1)), ((2, 3), (4,)), ((4, 1, 5), (3, 1)), ((2, 3), ()), ((), ()), ((1,), (5,)),
@@ -552,6 +503,59 @@ def _div_cases(rng):
            "∂(a/b)/∂a = 1/b and ∂(a/b)/∂b = −a/b², each multiplied by the incoming gradient."))
 def div_backward(fn):
     "Check exercise 3.4, `fn(a, b, grad)`: the gradients (da, db) of a / b for same-shape NumPy arrays."
+
+# %% ../nbs/12_exercises.ipynb #9649e373
+_DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+
+def _same_dtype(c, got, expected, **_):
+    if getattr(got, "name", None) == expected.name: return True
+    return c.fail(expected, got, None if isinstance(got, cl.dtype) else "return a course_lib dtype such as cl.float32.", "dtype")
+
+@_checks(cases=lambda rng: ({"a": getattr(cl, a), "b": getattr(cl, b)} for a in _DTYPES for b in _DTYPES),
+    reference=lambda a, b: cl.promote_types(a, b), judge=_same_dtype,
+    hints=("Some pairs mix kinds of number (bool, integer, floating point): which kind wins, whatever the widths?",
+           "Compare the categories first, bool < integer < floating point; the higher category wins. Only inside one "
+           "category does the width decide.",
+           "Inside one category the wider type wins, and there NumPy agrees with torch: `np.promote_types(a.np, b.np)`, "
+           "mapped back to a course_lib dtype."))
+def promote(fn):
+    "Check exercise 3.5, `fn(a, b)`: the dtype that course_lib dtypes `a` and `b` promote to, like `torch.promote_types`."
+
+# %% ../nbs/12_exercises.ipynb #7b860ffa
+def _sgd_cases(rng):
+    for shape, lr, dt in [((3,), 0.1, "float32"), ((2, 3), 0.01, "float32"), ((), 0.5, "float32"), ((4,), 1.0, "float64"), ((5,), 0.0, "float32")]:
+        yield {"w": rng.standard_normal(shape).astype(dt), "grad": rng.standard_normal(shape).astype(dt), "lr": lr}
+
+def _leaf(w, grad):
+    t = cl.tensor(w, requires_grad=True); t.grad = cl.tensor(grad); return t
+
+def _sgd_reference(w, grad, lr):
+    t = _leaf(w, grad)
+    with cl.no_grad(): t -= lr * t.grad
+    return _np(t)
+
+def _sgd_call(fn, w, grad, lr):
+    t = _leaf(w, grad); storage = t._data
+    fn(t, lr)
+    return t, storage
+
+def _sgd_judge(c, got, expected, w, lr, **_):
+    t, storage = got
+    if t._data is not storage and not np.shares_memory(_np(t), storage):
+        return c.fail(expected, t, "`w` got new storage: change the tensor you were given, in place.", "w")
+    rebound = "`w` did not change: `w = w - ...` only rebinds a local name." if np.array_equal(_np(t), w) and lr else None
+    if not _close(c, t, expected, "w", rtol=1e-5, atol=1e-6, dtype=w.dtype, hint=rebound): return False
+    if t.is_leaf and t.requires_grad: return True
+    return c.fail("a leaf with requires_grad=True", f"is_leaf={t.is_leaf}, requires_grad={t.requires_grad}",
+                  "the update must not be recorded in the graph.", "w")
+
+@_checks(_sgd_cases, _sgd_reference, call=_sgd_call, judge=_sgd_judge, seed=1,
+    error_hint="course_lib refuses to change a leaf that requires grad in place while it records the graph.",
+    hints=("The update must change `w` itself, and must not become part of the autograd graph.",
+           "Switch gradient recording off for the update, and change the existing tensor in place instead of building a new one.",
+           "Inside `with cl.no_grad():`, subtract `lr` times the gradient from `w` with an in-place operation."))
+def sgd_update_(fn):
+    "Check exercise 3.6, `fn(w, lr)`: w ← w − lr·w.grad, in place, on a leaf that requires grad."
 
 # %% ../nbs/12_exercises.ipynb #f7ad7d28
 def _matmul_cases(rng):
@@ -1314,6 +1318,78 @@ def _stats_reference(running_mean, running_var, x, momentum):
            "m = x.size // C values per channel; the batch variance is x.var(axes) · m / (m − 1)."))
 def running_stats(fn):
     "Check exercise 15.3, `fn(running_mean, running_var, x, momentum)`: the running statistics after one training step, as (mean, var)."
+
+# %% ../nbs/12_exercises.ipynb #e0a8aed5
+def _graph_cases(rng):
+    "Programs whose graphs the student counts: a chain, shared subexpressions, a constant input, a leaf, an MLP step."
+    def mlp():
+        cl.manual_seed(0)
+        net = cl.nn.Sequential(cl.nn.Linear(4, 8), cl.nn.ReLU(), cl.nn.Linear(8, 3))
+        return cl.nn.functional.cross_entropy(net(cl.randn(5, 4)), cl.tensor([0, 2, 1, 1, 0]))
+    x = lambda: cl.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    def shared(): a = x(); b = a * a; return (b + b).sum()            # b is used twice: one node, reached twice
+    def deep(): a = x(); b = a.exp(); return (b * b.sin() + b).sum()  # a diamond: b feeds three ops
+    for desc, build in [("(x * 2).sum()", lambda: (x() * 2).sum()), ("x.exp().log().sum()", lambda: x().exp().log().sum()),
+                        ("b = x * x; (b + b).sum()", shared), ("b = x.exp(); (b * b.sin() + b).sum()", deep),
+                        ("(x + c).sum() with a constant c (no requires_grad)", lambda: (x() + cl.ones(3)).sum()),
+                        ("a leaf x itself (no grad_fn)", x),
+                        ("cross_entropy of Sequential(Linear(4, 8), ReLU(), Linear(8, 3))", mlp)]:
+        yield {"program": desc, "_build": build}
+
+def _count_nodes(t):
+    "Distinct backward nodes reachable from t.grad_fn, AccumulateGrad (the leaves' nodes) left out."
+    seen, todo = set(), [t.grad_fn] if t.grad_fn is not None else []
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen or type(node).__name__ == "AccumulateGrad": continue
+        seen.add(id(node))
+        todo.extend(n for n, _ in node.next_functions)
+    return len(seen)
+
+@_checks(_graph_cases, lambda _build, **_: _count_nodes(_build()), judge=_equal_to("number of nodes"),
+    call=lambda fn, _build, **_: fn(_build()),
+    hints=("Start at `t.grad_fn` and follow `next_functions`; some nodes are reached along two paths.",
+           "Each entry of `node.next_functions` is a pair (node or None, index). Remember the nodes you have seen (by "
+           "`id`), and skip None and the `AccumulateGrad` nodes, which belong to the leaves rather than to an op.",
+           "A stack or a recursive walk over `next_functions` with a `seen` set of ids; a leaf's `grad_fn` is None: 0 nodes."))
+def count_nodes(fn):
+    "Check exercise 20.1, `fn(t)`: the number of distinct op nodes (not AccumulateGrad) in the graph behind `t`."
+
+def _profile_cases(rng):
+    "pstats-like tables {(file, line, name): (primitive calls, calls, own time, cumulative time, callers)}."
+    for n_funcs, n in [(3, 1), (6, 3), (12, 5), (5, 5)]:
+        names = [f"f{i}" for i in rng.permutation(n_funcs)]
+        own = rng.permutation(n_funcs) * 0.01 + 0.001               # distinct own times: no ties
+        cum = own + rng.permutation(n_funcs) * 0.1                  # an order of its own, so sorting by it is visibly wrong
+        calls = rng.integers(1, 500, n_funcs)
+        stats = {("engine.py", 10 * i, name): (int(c), int(c), float(o), float(t), {})
+                 for i, (name, c, o, t) in enumerate(zip(names, calls, own, cum))}
+        yield {"stats": stats, "n": n}
+
+@_checks(_profile_cases, lambda stats, n: [k[2] for k, v in sorted(stats.items(), key=lambda kv: -kv[1][2])[:n]],
+    judge=_equal_to("names"),
+    hints=("Which of the five numbers is the time spent inside the function itself?",
+           "A value is (primitive calls, calls, own time, cumulative time, callers): sort by the third, largest first.",
+           "sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n], then the function name, the key's third item."))
+def top_own_time(fn):
+    "Check exercise 20.2, `fn(stats, n)`: the names of the `n` functions with the most own time, most first (`pstats.Stats(...).stats`)."
+
+def _batch_size_cases(rng):
+    for us, ops, s, r in [(5.0, 20, 3e-6, 1.25), (5.0, 20, 3e-6, 1.6), (10.0, 200, 1.3e-6, 1.1), (3.0, 1, 1e-3, 1.5),
+                          (5.0, 20, 1.1e-7, 1.25), (4.0, 37, 3e-6, 1.3)]:   # no boundary falls on a whole batch
+        yield {"us_per_op": us, "n_ops": ops, "s_per_sample": s, "target": r}
+
+def _smallest_batch(us_per_op, n_ops, s_per_sample, target):
+    # (floor + overhead) / floor <= target, floor = b * s_per_sample, overhead = n_ops * us_per_op µs
+    return math.ceil(n_ops * us_per_op * 1e-6 / (s_per_sample * (target - 1)))
+
+@_checks(_batch_size_cases, _smallest_batch, judge=_equal_to("batch size"),
+    hints=("Write the step time of the engine and of the floor as functions of the batch size b.",
+           "The floor is b × s_per_sample seconds; the engine adds n_ops × us_per_op microseconds whatever b is. Solve "
+           "(floor + overhead) / floor ≤ target for b.",
+           "b ≥ overhead / (s_per_sample × (target − 1)), rounded up to a whole batch; mind the µs."))
+def smallest_batch(fn):
+    "Check exercise 20.3, `fn(us_per_op, n_ops, s_per_sample, target)`: the smallest batch size whose engine/floor time ratio is at most `target`."
 
 # %% ../nbs/12_exercises.ipynb #e9fb4f1a
 # The build-it-yourself track: your own core pieces plugged into course_lib, and the library's real checks run on them

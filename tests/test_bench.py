@@ -117,7 +117,7 @@ def test_a_run_includes_the_gpt_step_against_torch_and_its_target():
                 gpu_batch=64, leak_steps=(2, 5), gpt=True)
     result = bench.run(plan, threads=1, name="tiny", log=lambda msg: None)
     w = result["vs_torch"][bench.GPT_KEY]
-    assert bench.GPT_KEY not in result["workloads"]     # "workloads" are those with a NumPy floor (chapter 10 reads them)
+    assert bench.GPT_KEY not in result["workloads"]     # "workloads" are those with a NumPy floor (chapter 20 reads them)
     assert w["kind"] == "gpt" and w["threads"] == 1 and (w["batch"], w["context"]) == (32, 16)
     assert set(w["results"]) == {"course_lib", "torch"} and set(w["ratios"]) == {"course_lib/torch"}
     assert all(s["median_s"] > 0 and s["blocks"] == 2 for s in w["results"].values())
@@ -150,4 +150,4 @@ def test_the_baseline_holds_the_gpt_step_and_its_target():
     w = base["vs_torch"][bench.GPT_KEY]
     assert w["target"] == bench.TARGETS[bench.GPT_KEY] and set(w["results"]) == {"course_lib", "torch"}
     assert np.isclose(w["ratios"]["course_lib/torch"], w["results"]["course_lib"]["median_s"] / w["results"]["torch"]["median_s"])
-    assert all(set(wl["results"]) >= {"course_lib", "numpy", "torch"} for wl in base["workloads"].values())   # what chapter 10 reads
+    assert all(set(wl["results"]) >= {"course_lib", "numpy", "torch"} for wl in base["workloads"].values())   # what chapter 20 reads

@@ -891,6 +891,47 @@ MISTAKES.update({
 })
 
 
+# ---------------------------------------------------------------- chapter 20
+def count_nodes(t):
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen or type(node).__name__ == "AccumulateGrad": continue
+        seen.add(id(node))
+        todo.extend(n for n, _ in node.next_functions)
+    return len(seen)
+
+def _count_as_tree(t):   # no `seen`: a node reached along two paths counts twice
+    def walk(n): return 0 if n is None or type(n).__name__ == "AccumulateGrad" else 1 + sum(walk(m) for m, _ in n.next_functions)
+    return walk(t.grad_fn)
+
+def _count_with_leaves(t):   # counts the leaves' AccumulateGrad nodes too
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen: continue
+        seen.add(id(node))
+        todo.extend(n for n, _ in getattr(node, "next_functions", ()))
+    return len(seen)
+
+def top_own_time(stats, n): return [k[2] for k, v in sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]]
+
+def smallest_batch(us_per_op, n_ops, s_per_sample, target):
+    return math.ceil(n_ops * us_per_op * 1e-6 / (s_per_sample * (target - 1)))
+
+SOLUTIONS.update({"count_nodes": count_nodes, "top_own_time": top_own_time, "smallest_batch": smallest_batch})
+MISTAKES.update({
+    "count_nodes": {"counts_paths": _count_as_tree, "counts_leaves": _count_with_leaves,
+                    "first_level_only": lambda t: 0 if t.grad_fn is None else 1 + sum(n is not None for n, _ in t.grad_fn.next_functions)},
+    "top_own_time": {"by_cumulative": lambda stats, n: [k[2] for k, v in sorted(stats.items(), key=lambda kv: kv[1][3], reverse=True)[:n]],
+                     "least_first": lambda stats, n: [k[2] for k, v in sorted(stats.items(), key=lambda kv: kv[1][2])[:n]],
+                     "by_calls": lambda stats, n: [k[2] for k, v in sorted(stats.items(), key=lambda kv: kv[1][1], reverse=True)[:n]]},
+    "smallest_batch": {"rounds_down": lambda u, n, s, r: math.floor(n * u * 1e-6 / (s * (r - 1))),
+                       "forgets_microseconds": lambda u, n, s, r: math.ceil(n * u / (s * (r - 1))),
+                       "ratio_inverted": lambda u, n, s, r: math.ceil(n * u * 1e-6 / (s * (1 - 1 / r)))},
+})
+
+
 def _get(name, table, lazy):
     v = table[name]
     return v() if name in lazy else v
@@ -1019,3 +1060,4 @@ def test_at_least_three_exercises_per_chapter():
     chapters = [f"{i:02d}" for i in (*range(1, 11), 13, 14, 15)]
     assert all(per.get(next((n for n in per if n.startswith(c + "_")), ""), 0) >= 3 for c in chapters), per
     assert sum(per.values()) >= 25
+
