@@ -54,6 +54,7 @@ setuptools.setup(
     ],
     packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
     include_package_data=True,
+    package_data={cfg["lib_path"]: ["*.pyi"]},   # tools/make_stubs.py's Tensor stub, for editors
     python_requires=">=" + cfg["min_python"],
     install_requires=cfg["requirements"].split(),
     extras_require={

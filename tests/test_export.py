@@ -4,8 +4,8 @@ import pathlib, shutil, subprocess, sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def tree(root):
-    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.py"))
-            if "__pycache__" not in p.parts}
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.py*"))
+            if "__pycache__" not in p.parts and p.suffix in (".py", ".pyi")}
 
 def test_course_lib_matches_the_notebooks(tmp_path):
     shutil.copy(ROOT / "settings.ini", tmp_path)

@@ -129,6 +129,7 @@ def test_wheel_metadata(dists):
         names = zf.namelist()
         meta = email.message_from_string(zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode())
     assert f"{cfg['lib_path']}/py.typed" in names, "the wheel must ship the PEP 561 marker py.typed"
+    assert f"{cfg['lib_path']}/_tensor.pyi" in names, "the wheel must ship the Tensor stub (tools/make_stubs.py) for editors"
     assert not [n for n in names if n.startswith(("nbs/", "tests/", "tools/"))]
     classifiers = meta.get_all("Classifier")
     statuses = [c for c in classifiers if c.startswith("Development Status :: ")]
@@ -155,6 +156,7 @@ def test_installs_into_a_clean_venv(kind, dists, tmp_path):
             "(x * x).sum().backward()\n"
             "assert x.grad.tolist() == [2.0, 4.0, 6.0], x.grad\n"
             "assert (pathlib.Path(cl.__file__).parent / 'py.typed').exists()\n"
+            "assert (pathlib.Path(cl.__file__).parent / '_tensor.pyi').exists()\n"
             "print(cl.__version__)")
     r = _run([py, "-c", code], cwd=tmp_path)  # cwd outside the checkout: the installed copy is imported
     assert r.stdout.strip() == _ini()["version"]

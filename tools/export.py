@@ -8,9 +8,11 @@ nbdev 2.4's `nbdev_export` only *appends* such cells to a module that another no
 (its `ModuleMaker(is_new=False)` asserts the file exists, then appends on every run). Here every
 module a notebook names is written fresh by that notebook, so each module has exactly one source
 notebook and re-exporting is idempotent. Everything else (processing, `__all__`, `_modidx.py`,
-`__init__.py` files) is nbdev's own code, called as `nbdev_export` calls it.
+`__init__.py` files) is nbdev's own code, called as `nbdev_export` calls it. Then tools/make_stubs.py
+writes `course_lib/_tensor.pyi`, the Tensor class with every method the chapters bind, for editors.
 """
-import sys
+import subprocess, sys
+from pathlib import Path
 from nbdev.config import get_config, add_init
 from nbdev.doclinks import nbglob, _build_modidx
 from nbdev.export import nb_export
@@ -30,6 +32,8 @@ def export(path=None):
         nb_export(f, mod_maker=FreshModule)
     add_init(get_config().lib_path)
     _build_modidx()
+    # the Tensor stub for editors (tools/make_stubs.py), made from the library just written, in a fresh interpreter
+    subprocess.run([sys.executable, str(Path(__file__).with_name("make_stubs.py")), str(get_config().lib_path.parent)], check=True)
 
 
 if __name__ == "__main__":
