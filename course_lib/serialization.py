@@ -7,8 +7,10 @@ __all__ = ['save', 'load']
 
 # %% ../nbs/14_cnn.ipynb #1a048ff5
 import collections, os, pickle
+from typing import IO, Any
 import numpy as np
 from ._tensor import Tensor
+from .types import Device
 from ._creation import tensor
 
 # %% ../nbs/14_cnn.ipynb #3c1d29a4
@@ -24,7 +26,14 @@ class _TensorPickler(pickle.Pickler):
             return _rebuild_tensor, (a.dtype.str, a.shape, a.tobytes(), obj.requires_grad)
         return NotImplemented
 
-def save(obj, f, pickle_module=pickle, pickle_protocol=2, _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
+def save(
+    obj: object,
+    f: str | os.PathLike | IO[bytes],              # a path, or a binary file open for writing
+    pickle_module: Any = pickle,                   # unused: the tensors are always written by our pickler
+    pickle_protocol: int = 2,                      # the pickle protocol: at least 4 is used
+    _use_new_zipfile_serialization: bool = True,   # unused: torch's zip format
+    _disable_byteorder_record: bool = False,       # unused: torch's zip format
+) -> None:
     "Save `obj` (a state dict: containers, numbers, strings, tensors) to the path or file `f`, like `torch.save`."
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as fh: return save(obj, fh, pickle_module, pickle_protocol)
@@ -43,7 +52,14 @@ class _WeightsUnpickler(pickle.Unpickler):
             "succeed, but it can result in arbitrary code execution. Do it only if you got the file from a trusted source.\n"
             f"WeightsUnpickler error: Unsupported global: GLOBAL {module}.{name} was not an allowed global by default.")
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+def load(
+    f: str | os.PathLike | IO[bytes],      # a path, or a binary file open for reading
+    map_location: Device = None,           # move every tensor to this device; None: the CPU, where `save` put them
+    pickle_module: Any = None,             # unused: a weights-only load has its own unpickler
+    *, weights_only: bool | None = None,   # None, True: containers, numbers, strings, tensors only; False: any pickle (runs code)
+    mmap: bool | None = None,              # unused: the file is read into memory
+    **pickle_load_args: Any,
+) -> Any:
     "Load what `save` wrote; by default (`weights_only=True`, torch's default) a file that would run code is refused."
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh: return load(fh, map_location, pickle_module, weights_only=weights_only, mmap=mmap)
