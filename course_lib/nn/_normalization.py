@@ -11,7 +11,8 @@ import numpy as np
 from .._tensor import Tensor, _make, _wrap_dim
 from .._device import _xp
 from .._creation import empty, zeros, ones, tensor
-from .._dtype import int64
+from .._dtype import dtype, int64
+from ..types import Device, _size
 from ..autograd import Function, no_grad
 from .. import _arithmetic, _shape        # bind add_, mul_, zero_, fill_ and reshape, used below
 from ._module import Module, Parameter, _factory_kwargs
@@ -53,7 +54,15 @@ def _running_update_(buf, value, momentum):
     "buf <- (1 - momentum) * buf + momentum * value, in place and outside the graph: a buffer is state, not a weight"
     with no_grad(): buf.mul_(1 - momentum).add_(_make(value.astype(buf._data.dtype, copy=False)), alpha=momentum)
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
+def batch_norm(
+    input: Tensor,                 # (N, C, ...): statistics per channel, over every other dimension
+    running_mean: Tensor | None,   # (C,): used when not training, updated in place when training; None: none kept
+    running_var: Tensor | None,    # (C,): likewise (updated with the batch's unbiased variance)
+    weight: Tensor | None = None, bias: Tensor | None = None,
+    training: bool = False,        # normalize by the batch's statistics (and update the running ones)
+    momentum: float = 0.1,         # running <- (1 - momentum) * running + momentum * batch's
+    eps: float = 1e-05,            # added to the variance, so that a constant channel does not divide by 0
+) -> Tensor:
     "Normalize each channel (dim 1) by the batch's statistics (`training`, updating the running ones) or the running ones, like `F.batch_norm`"
     if training:
         size = input.shape
@@ -80,7 +89,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 # %% ../../nbs/15_normalization.ipynb #61c53712
 class _NormBase(Module):
     "What BatchNorm1d and BatchNorm2d share: the affine weight and bias, the running statistics, the momentum rule."
-    def __init__(self, num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *, bias=True):
+    def __init__(
+        self, num_features: int,
+        eps: float = 1e-05,                 # added to the variance before its square root
+        momentum: float | None = 0.1,       # the running statistics' update rate; None: a cumulative average
+        affine: bool = True,                # learn a weight and bias per channel
+        track_running_stats: bool = True,   # keep running statistics for eval(); False: always the batch's
+        device: Device = None, dtype: dtype | None = None,
+        *, bias: bool = True,               # with `affine`: learn the bias too
+    ):
         super().__init__()
         kw = _factory_kwargs(device, dtype)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -111,7 +128,7 @@ class _NormBase(Module):
             init.ones_(self.weight)
             if self.bias is not None: init.zeros_(self.bias)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -160,7 +177,12 @@ class NativeLayerNorm(Function):
 
 def _shape_str(s): return "[" + ", ".join(map(str, s)) + "]"
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+def layer_norm(
+    input: Tensor,
+    normalized_shape: _size,   # the trailing dimensions each sample is normalized over
+    weight: Tensor | None = None, bias: Tensor | None = None,
+    eps: float = 1e-05,
+) -> Tensor:
     "Normalize each sample over its last `len(normalized_shape)` dimensions, then scale and shift elementwise, like `F.layer_norm`"
     if not isinstance(normalized_shape, (tuple, list)):
         raise TypeError(f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not {type(normalized_shape).__name__}")
@@ -182,7 +204,14 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
 # %% ../../nbs/15_normalization.ipynb #6153d5f2
 class LayerNorm(Module):
     "Layer norm over the last dimensions (`normalized_shape`), with an elementwise weight and bias, like `torch.nn.LayerNorm`"
-    def __init__(self, normalized_shape, eps=1e-05, elementwise_affine=True, bias=True, device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape: int | _size,     # the trailing dimensions each sample is normalized over
+        eps: float = 1e-05,
+        elementwise_affine: bool = True,   # learn a weight (and bias) of shape normalized_shape
+        bias: bool = True,
+        device: Device = None, dtype: dtype | None = None,
+    ):
         super().__init__()
         kw = _factory_kwargs(device, dtype)
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -199,6 +228,7 @@ class LayerNorm(Module):
         if self.elementwise_affine:
             init.ones_(self.weight)
             if self.bias is not None: init.zeros_(self.bias)
-    def forward(self, input): return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input: Tensor) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
