@@ -9,7 +9,7 @@ __all__ = ['multinomial']
 import numpy as np
 from ._tensor import Tensor, _make, tensor_method
 from ._device import _move, _device_of
-from ._creation import _rng
+from ._creation import _rng, Generator
 
 # %% ../nbs/16_bigram.ipynb #61b42f21
 def _check_multinomial(input, num_samples, replacement):
@@ -26,7 +26,10 @@ def _check_multinomial(input, num_samples, replacement):
     if n == 0: raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no identity.")
 
 @tensor_method()
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False,
+    *, generator: Generator | None = None,
+) -> Tensor:
     """`num_samples` indices drawn from each row of weights `input` (1-D: one distribution, 2-D: one per row), like
     `torch.multinomial`: int64, shape (num_samples,) or (rows, num_samples); without replacement no index repeats."""
     _check_multinomial(input, num_samples, replacement)
