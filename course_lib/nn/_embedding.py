@@ -9,6 +9,8 @@ __all__ = ['EmbeddingLookup', 'embedding', 'Embedding']
 import numpy as np
 from .._tensor import Tensor, _make
 from .._device import _xp
+from .._dtype import dtype
+from ..types import Device
 from .._creation import empty
 from ..autograd import Function, no_grad, _bump
 from .._indexing import _add_at
@@ -53,7 +55,15 @@ def _renorm_(weight, indices, max_norm, norm_type):
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
         _bump(weight)                                   # an in-place write: the version counter sees it
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input: Tensor,                      # integer indices (32 or 64 bits), any shape
+    weight: Tensor,                     # the table, (num_embeddings, embedding_dim)
+    padding_idx: int | None = None,     # this row's gradient is always 0 (a padding token that learns nothing)
+    max_norm: float | None = None,      # rows read whose norm exceeds it are rescaled to it, in place
+    norm_type: float = 2.0,             # the p of max_norm's p-norm
+    scale_grad_by_freq: bool = False,   # divide each row's gradient by how often the batch reads it
+    sparse: bool = False,               # not supported (course_lib has no sparse gradients)
+) -> Tensor:
     "Rows of `weight` at the integer `input` (any shape): output shape input.shape + (embedding_dim,), like `F.embedding`."
     idx = input._data
     if idx.dtype.kind not in "iu" or idx.dtype.itemsize < 4:
@@ -70,8 +80,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 # %% ../../nbs/17_mlp_lm.ipynb #b4502bfe
 class Embedding(Module):
     "A table of `num_embeddings` learned vectors of size `embedding_dim`, looked up by index, like `torch.nn.Embedding`"
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-                 sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int,
+        padding_idx: int | None = None,     # this row's gradient is always 0 (a padding token that learns nothing)
+        max_norm: float | None = None,      # rows read whose norm exceeds it are rescaled to it, in place
+        norm_type: float = 2.0,             # the p of max_norm's p-norm
+        scale_grad_by_freq: bool = False,   # divide each row's gradient by how often the batch reads it
+        sparse: bool = False,               # not supported (course_lib has no sparse gradients)
+        _weight: Tensor | None = None,      # use this table instead of a fresh N(0, 1) one
+        _freeze: bool = False,              # the table does not require grad
+        device: Device = None, dtype: dtype | None = None,
+    ):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = None if padding_idx is None else _padding_idx(padding_idx, num_embeddings)
@@ -89,7 +108,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             with no_grad(): self.weight[self.padding_idx].fill_(0)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
@@ -102,7 +121,12 @@ class Embedding(Module):
         return s
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    def from_pretrained(
+        cls, embeddings: Tensor,
+        freeze: bool = True,   # the table does not require grad
+        padding_idx: int | None = None, max_norm: float | None = None, norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False, sparse: bool = False,
+    ) -> "Embedding":
         "An Embedding holding the given 2-D table (not trained when `freeze`), like `torch.nn.Embedding.from_pretrained`."
         if embeddings.dim() != 2: raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
         rows, cols = embeddings.shape
