@@ -9,6 +9,8 @@ __all__ = ['ScaledDotProductAttention', 'scaled_dot_product_attention', 'NonDyna
 import math
 import numpy as np
 from .._tensor import Tensor, _make
+from .._dtype import dtype
+from ..types import Device
 from .._device import _xp
 from .._creation import empty, zeros, rand
 from .._broadcasting import unbroadcast
@@ -87,10 +89,16 @@ def _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa):
                            f"but got: [{batch}, {value.shape[-2]}].")
     return groups
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-    """Attention, like `F.scaled_dot_product_attention`: query (..., L, E), key (..., S, E), value (..., S, Ev) → (..., L, Ev).
-    `attn_mask`: bool (True = may attend) or float (added to the scores); `is_causal`: position i sees keys 0..i; `scale`
-    defaults to 1/√E; `dropout_p` drops attention weights; `enable_gqa`: fewer key/value heads than query heads."""
+def scaled_dot_product_attention(
+    query: Tensor, key: Tensor, value: Tensor,
+    attn_mask: Tensor | None = None,   # bool: True where a query may attend; float: added to the scores
+    dropout_p: float = 0.0,            # zero each attention weight with this probability (and rescale the rest)
+    is_causal: bool = False,           # query i attends to keys 0..i only (then no attn_mask)
+    scale: float | None = None,        # multiplies q kᵀ; None: 1/√E
+    enable_gqa: bool = False,          # grouped-query attention: fewer key/value heads (dim -3) than query heads
+) -> Tensor:
+    """Attention, like `F.scaled_dot_product_attention`: query (..., L, E), key (..., S, E) and value (..., S, Ev) give
+    (..., L, Ev)."""
     groups = _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa)
     xp = _xp(query._data)
     L, S = query.shape[-2], key.shape[-2]
@@ -158,8 +166,18 @@ def _pad_last(mask, n=1):
 # %% ../../nbs/18_attention.ipynb #d9dcff31
 class MultiheadAttention(Module):
     "`num_heads` attention heads side by side over `embed_dim` features, with torch's parameters (`in_proj_weight`, `in_proj_bias`, `out_proj`)"
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
-                 batch_first=False, device=None, dtype=None):
+    def __init__(
+        self, embed_dim: int,
+        num_heads: int,                # each head gets embed_dim // num_heads features (it must divide embed_dim)
+        dropout: float = 0.0,          # dropout on the attention weights, in training
+        bias: bool = True,             # biases in the input and output projections
+        add_bias_kv: bool = False,     # append a learned key and value (bias_k, bias_v) to every sequence
+        add_zero_attn: bool = False,   # append an all-zero key and value to every sequence
+        kdim: int | None = None,       # the keys' features; None: embed_dim
+        vdim: int | None = None,       # the values' features; None: embed_dim
+        batch_first: bool = False,     # inputs and output (N, L, E) rather than (L, N, E)
+        device: Device = None, dtype: dtype | None = None,
+    ):
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and num_heads={num_heads} instead")
         super().__init__()
@@ -195,8 +213,14 @@ class MultiheadAttention(Module):
             init.constant_(self.in_proj_bias, 0.0); init.constant_(self.out_proj.bias, 0.0)
         if self.bias_k is not None: _xavier_normal_(self.bias_k); _xavier_normal_(self.bias_v)
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
-                     is_causal=False):
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor,
+        key_padding_mask: Tensor | None = None,   # (N, S): True for keys to ignore (padding); a float mask is added
+        need_weights: bool = True,                # also return the attention weights (computed explicitly, not by sdpa)
+        attn_mask: Tensor | None = None,          # (L, S) or (N*H, L, S): True where a query may NOT attend; floats add
+        average_attn_weights: bool = True,        # return the weights averaged over the heads; False: one set per head
+        is_causal: bool = False,                  # a hint that attn_mask is the causal mask (which must still be given)
+    ) -> tuple[Tensor, Tensor | None]:
         """Attention of `query` (L, N, E) (or (N, L, E) when batch_first, or (L, E) unbatched) over key/value (S, N, kdim/vdim):
         returns (output like query, weights (N, L, S) averaged over heads, or (N, H, L, S), or None if not need_weights).
         Bool masks: True = may NOT attend (the opposite of scaled_dot_product_attention's)."""
