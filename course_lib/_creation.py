@@ -9,11 +9,13 @@ __all__ = ['default_generator', 'zeros', 'ones', 'empty', 'full', 'arange', 'lin
 import numpy as np
 from ._dtype import *
 from ._dtype import _as_dtype, _scalar_dtype, _NP2DT
+from typing import Any
+from .types import Number, Device, _size
 from ._device import _CPU, _Device, _array_module, _seed_cuda, _pick_device
 from ._tensor import *
 from ._tensor import _to_array, tensor_method
 
-def _size(args, size=None, name="zeros"):
+def _sizes(args, size=None, name="zeros"):
     "Sizes as a tuple: accepts `f(2, 3)`, `f((2, 3))` and torch's keyword form `f(size=(2, 3))`."
     if size is not None:
         if args: raise TypeError(f"{name}() got multiple values for argument 'size'")
@@ -34,26 +36,31 @@ def _factory(make, size, dtype, device, requires_grad, default=None):
         with xp.cuda.Device(dev.index or 0): arr = make(xp, size, dt.np)
     return Tensor(arr, requires_grad=requires_grad)
 
-def zeros(*args, size=None, dtype=None, device=None, requires_grad=False):
+def zeros(*args: int | _size, size: _size | None = None,
+          dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A tensor of zeros, like `torch.zeros(*size)` (or `size=`)."
-    return _factory(lambda xp, s, d: xp.zeros(s, d), _size(args, size, "zeros"), dtype, device, requires_grad)
+    return _factory(lambda xp, s, d: xp.zeros(s, d), _sizes(args, size, "zeros"), dtype, device, requires_grad)
 
-def ones(*args, size=None, dtype=None, device=None, requires_grad=False):
+def ones(*args: int | _size, size: _size | None = None,
+         dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A tensor of ones, like `torch.ones(*size)` (or `size=`)."
-    return _factory(lambda xp, s, d: xp.ones(s, d), _size(args, size, "ones"), dtype, device, requires_grad)
+    return _factory(lambda xp, s, d: xp.ones(s, d), _sizes(args, size, "ones"), dtype, device, requires_grad)
 
-def empty(*args, size=None, dtype=None, device=None, requires_grad=False):
+def empty(*args: int | _size, size: _size | None = None,
+          dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "An 'uninitialized' tensor, like `torch.empty` (ours is zero-filled, so results are reproducible)."
-    return _factory(lambda xp, s, d: xp.zeros(s, d), _size(args, size, "empty"), dtype, device, requires_grad)
+    return _factory(lambda xp, s, d: xp.zeros(s, d), _sizes(args, size, "empty"), dtype, device, requires_grad)
 
 # %% ../nbs/01_tensor.ipynb #5819cee8
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size: int | _size, fill_value: Number | Tensor,
+         dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A tensor filled with `fill_value`; the dtype follows the value (1 → int64, 1.0 → float32), like `torch.full`."
     size = (size,) if isinstance(size, int) else tuple(size)
     default = _scalar_dtype(fill_value.item() if isinstance(fill_value, (Tensor, np.generic)) else fill_value)
     return _factory(lambda xp, s, d: xp.full(s, fill_value, d), size, dtype, device, requires_grad, default)
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start: Number, end: Number | None = None, step: Number = 1,
+           dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Values from `start` to `end` (excluded) by `step`, like `torch.arange`: int64 for ints, float32 otherwise."
     if end is None: start, end = 0, start
     default = int64 if all(isinstance(v, int) for v in (start, end, step)) else get_default_dtype()
@@ -64,29 +71,32 @@ def _steps(steps):
     if steps < 0: raise RuntimeError("number of steps must be non-negative")
     return int(steps)
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+def linspace(start: Number | Tensor, end: Number | Tensor, steps: int, *,
+             dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "`steps` evenly spaced values from `start` to `end` (included), like `torch.linspace`."
     start, end, steps = float(start), float(end), _steps(steps)   # float(): a one-element tensor works too
     return _factory(lambda xp, s, d: xp.linspace(start, end, steps).astype(d, copy=False), None, dtype, device, requires_grad)
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+def logspace(start: Number | Tensor, end: Number | Tensor, steps: int, base: float = 10.0, *,
+             dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "`steps` values from `base**start` to `base**end`, evenly spaced in the exponent, like `torch.logspace`."
     start, end, steps, base = float(start), float(end), _steps(steps), float(base)
     return _factory(lambda xp, s, d: (base ** xp.linspace(start, end, steps)).astype(d, copy=False), None, dtype, device, requires_grad)
 
-def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+def eye(n: int, m: int | None = None, *,
+        dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "The identity matrix (n × m), like `torch.eye`."
     if n < 0: raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0: raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _factory(lambda xp, s, d: xp.eye(n, m, dtype=d), None, dtype, device, requires_grad)
 
-def from_numpy(array):
+def from_numpy(array: np.ndarray) -> Tensor:
     "A tensor sharing memory with a NumPy array (same dtype), like `torch.from_numpy`."
     if not isinstance(array, np.ndarray): raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     if array.dtype not in _NP2DT: _to_array(array)   # raises torch's unsupported-type error
     return Tensor(array)
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: dtype | None = None, device: Device = None) -> Tensor:
     "`data` as a tensor, sharing memory where it can (a tensor, or a NumPy array, already of that dtype and device), like `torch.as_tensor`."
     dt = _as_dtype(dtype)
     if isinstance(data, Tensor):
@@ -100,29 +110,29 @@ def as_tensor(data, dtype=None, device=None):
 # %% ../nbs/01_tensor.ipynb #2a2e6761
 class Generator:
     "A random-number generator with its own state, like `torch.Generator`: `g = Generator().manual_seed(0)`."
-    def __init__(self, device="cpu"):
+    def __init__(self, device: Device = "cpu"):
         self.device = _Device(device)
         self.manual_seed(67280421310721)          # torch's default seed
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> "Generator":
         "Restart the stream from `seed`; returns the generator, so `Generator().manual_seed(0)` reads like torch."
         self._seed, self._rng = int(seed), np.random.default_rng(int(seed))
         return self
-    def initial_seed(self): "The seed the stream started from."; return self._seed
-    def seed(self):
+    def initial_seed(self) -> int: "The seed the stream started from."; return self._seed
+    def seed(self) -> int:
         "Reseed from fresh entropy and return the new seed."
         s = int(np.random.SeedSequence().entropy % 2**63)
         self.manual_seed(s)
         return s
-    def __repr__(self): return f"<course_lib.Generator object at {id(self):#x}>"
+    def __repr__(self) -> str: return f"<course_lib.Generator object at {id(self):#x}>"
 
 default_generator = Generator().manual_seed(0)   # what every random function draws from unless given `generator=`
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> Generator:
     "Reseed the default generator (and CuPy's, now or when it is first used), like `torch.manual_seed`; returns it."
     _seed_cuda(seed)
     return default_generator.manual_seed(seed)
 
-def initial_seed(): "The default generator's seed, like `torch.initial_seed`."; return default_generator.initial_seed()
+def initial_seed() -> int: "The default generator's seed, like `torch.initial_seed`."; return default_generator.initial_seed()
 
 def _rng(generator):
     "The NumPy stream to draw from: the given generator's, else the default one's."
@@ -139,16 +149,22 @@ def _random(kind, size, dtype, device, requires_grad, generator=None):
         return (xp.random.random(s) if kind == "rand" else xp.random.standard_normal(s)).astype(d)
     return _factory(make, size, dtype, device, requires_grad)
 
-def rand(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*args: int | _size, size: _size | None = None, generator: Generator | None = None,
+         dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Uniform random numbers in [0, 1), like `torch.rand(*size)` (or `size=`)."
-    return _random("rand", _size(args, size, "rand"), dtype, device, requires_grad, generator)
+    return _random("rand", _sizes(args, size, "rand"), dtype, device, requires_grad, generator)
 
-def randn(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*args: int | _size, size: _size | None = None, generator: Generator | None = None,
+          dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Standard normal random numbers, like `torch.randn(*size)` (or `size=`)."
-    return _random("randn", _size(args, size, "randn"), dtype, device, requires_grad, generator)
+    return _random("randn", _sizes(args, size, "randn"), dtype, device, requires_grad, generator)
 
 # %% ../nbs/01_tensor.ipynb #0f463729
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randint(low: int,                            # the smallest value (randint(high, size): the end, values from 0)
+            high: int | _size | None = None,     # the end, excluded (randint(high, size): the size)
+            size: int | _size | None = None, *,
+            generator: Generator | None = None, dtype: dtype | None = None, device: Device = None,
+            requires_grad: bool = False) -> Tensor:
     "Random integers in [low, high), like `torch.randint(low, high, size)` or `torch.randint(high, size)`."
     if size is None: low, high, size = 0, low, high        # randint(high, size)
     elif high is None: low, high = 0, low                   # randint(high, size=...)
@@ -159,7 +175,8 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         return xp.random.randint(low, high, s).astype(d)
     return _factory(make, size, dtype, device, requires_grad, int64)
 
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randperm(n: int, *, generator: Generator | None = None,
+             dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A random permutation of 0..n-1, like `torch.randperm`."
     def make(xp, s, d):
         return _rng(generator).permutation(n).astype(d, copy=False) if xp is np else xp.random.permutation(n).astype(d)
@@ -171,51 +188,58 @@ def _like(fn, t, dtype, device, requires_grad, *args, shape=None):
     return fn(t.shape if shape is None else shape, *args, dtype=dtype or t.dtype, device=device or t.device,
               requires_grad=requires_grad)
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+def zeros_like(input: Tensor, *, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Zeros with the shape (and dtype, device) of `input`."
     return _like(zeros, input, dtype, device, requires_grad)
-def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+def ones_like(input: Tensor, *, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Ones with the shape (and dtype, device) of `input`."
     return _like(ones, input, dtype, device, requires_grad)
-def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+def empty_like(input: Tensor, *, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "An empty (zero-filled) tensor with the shape (and dtype, device) of `input`."
     return _like(empty, input, dtype, device, requires_grad)
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+def full_like(input: Tensor, fill_value: Number, *,
+              dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "`fill_value` with the shape (and dtype, device) of `input`."
     return _like(full, input, dtype, device, requires_grad, fill_value)
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+def rand_like(input: Tensor, *, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Uniform random numbers with the shape (and dtype, device) of `input`."
     return _like(rand, input, dtype, device, requires_grad)
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+def randn_like(input: Tensor, *, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Normal random numbers with the shape (and dtype, device) of `input`."
     return _like(randn, input, dtype, device, requires_grad)
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,
+                 dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Random integers in [low, high) with the shape (and dtype, device) of `input`; `randint_like(input, high)` too, like torch."
     if high is None: low, high = 0, low
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 # %% ../nbs/01_tensor.ipynb #b1dd0007
 @tensor_method("new_zeros")
-def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_zeros(self, *size: int | _size,
+               dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Zeros of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_zeros`."
-    return _like(zeros, self, dtype, device, requires_grad, shape=_size(size))
+    return _like(zeros, self, dtype, device, requires_grad, shape=_sizes(size))
 
 @tensor_method("new_ones")
-def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_ones(self, *size: int | _size,
+              dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "Ones of shape `size` with this tensor's dtype and device (unless given), like `torch.Tensor.new_ones`."
-    return _like(ones, self, dtype, device, requires_grad, shape=_size(size))
+    return _like(ones, self, dtype, device, requires_grad, shape=_sizes(size))
 
 @tensor_method("new_empty")
-def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_empty(self, *size: int | _size,
+               dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "An empty (zero-filled) tensor of shape `size` with this tensor's dtype and device, like `torch.Tensor.new_empty`."
-    return _like(empty, self, dtype, device, requires_grad, shape=_size(size))
+    return _like(empty, self, dtype, device, requires_grad, shape=_sizes(size))
 
 @tensor_method("new_full")
-def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+def _new_full(self, size: _size, fill_value: Number,
+              dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "`fill_value` in shape `size`, with this tensor's dtype and device (unless given), like `torch.Tensor.new_full`."
     return _like(full, self, dtype, device, requires_grad, fill_value, shape=size)
 
 @tensor_method("new_tensor")
-def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+def _new_tensor(self, data: Any,
+                dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A copy of `data` with this tensor's dtype and device (unless given), like `torch.Tensor.new_tensor`."
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)

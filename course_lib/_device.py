@@ -10,7 +10,7 @@ import numpy as np
 class device:
     "Where a tensor's storage lives, like `torch.device`: `device('cpu')`, `device('cuda')`, `device('cuda:0')`."
     __slots__ = ("type", "index")
-    def __init__(self, type, index=None):
+    def __init__(self, type: "device | str", index: int | None = None):
         if isinstance(type, device): type, index = type.type, type.index
         elif not isinstance(type, str): raise TypeError(f"device() expects a string like 'cpu' or 'cuda:0', got {type!r}")
         elif ":" in type:
@@ -20,7 +20,7 @@ class device:
         if type not in ("cpu", "cuda"):
             raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
         self.type, self.index = type, index
-    def __str__(self): return self.type if self.index is None else f"{self.type}:{self.index}"
+    def __str__(self) -> str: return self.type if self.index is None else f"{self.type}:{self.index}"
     def __repr__(self):
         return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
     def __eq__(self, other):
@@ -34,12 +34,12 @@ _Device = device   # an alias for code whose `device` argument hides the class
 # %% ../nbs/01_tensor.ipynb #0de9a30b
 _default_device = None   # set by set_default_device; None means the CPU
 
-def set_default_device(device):
+def set_default_device(device: device | str | int | None) -> None:
     "Where factories put a tensor when no `device=` is given (None: the CPU), like `torch.set_default_device`."
     global _default_device
     _default_device = None if device is None else _Device(device)
 
-def get_default_device():
+def get_default_device() -> device:
     "The device factories use when none is given, like `torch.get_default_device`."
     return _default_device or _CPU
 

@@ -6,13 +6,14 @@ __all__ = ['float16', 'float32', 'float64', 'uint8', 'int8', 'int16', 'int32', '
 
 # %% ../nbs/01_tensor.ipynb #b36249a1
 # dtypes and type promotion: what every number in a tensor is
+from typing import Any
 import numpy as np
 
 # %% ../nbs/01_tensor.ipynb #fbea1c90
 class dtype:
     "A tensor element type, like `torch.dtype`: `course_lib.float32`, `course_lib.int64`, ..."
     __slots__ = ("name", "np", "is_floating_point", "itemsize", "_torch_name", "_category")
-    def __init__(self, name, np_type, torch_name):
+    def __init__(self, name: str, np_type: type, torch_name: str):
         self.name, self.np, self._torch_name = name, np.dtype(np_type), torch_name
         self.is_floating_point = self.np.kind == "f"
         self.itemsize = self.np.itemsize
@@ -35,11 +36,11 @@ _NP2DT = {d.np: d for d in (float16, float32, float64, uint8, int8, int16, int32
 # %% ../nbs/01_tensor.ipynb #6f74bd22
 _default_float = float32
 
-def get_default_dtype():
+def get_default_dtype() -> dtype:
     "The dtype Python floats become (float32 unless changed), like `torch.get_default_dtype`."
     return _default_float
 
-def set_default_dtype(d):
+def set_default_dtype(d: dtype) -> None:
     "Make `d` (float32 or float64) the dtype of Python floats, like `torch.set_default_dtype`."
     global _default_float
     d = _as_dtype(d)
@@ -60,7 +61,7 @@ import math
 e, pi, inf, nan = math.e, math.pi, math.inf, math.nan   # the numbers torch names too: `torch.pi`, `torch.nan`, ...
 
 # %% ../nbs/01_tensor.ipynb #38902dca
-def promote_types(a, b):
+def promote_types(a: dtype, b: dtype) -> dtype:
     "The smallest dtype both `a` and `b` convert to, like `torch.promote_types`."
     a, b = _as_dtype(a), _as_dtype(b)
     if a is b: return a
@@ -80,7 +81,8 @@ def _scalar_dtype(x):
     if isinstance(x, float): return _default_float
     raise TypeError(f"unsupported operand type {type(x).__name__}")
 
-def result_type(*operands):
+def result_type(*operands: Any,   # Tensors and Python numbers (the `Tensor` class is defined after this module)
+                ) -> dtype:
     "The dtype of an operation on `operands` (Tensors and Python numbers), like `torch.result_type`."
     dims = zero = scalars = None
     for x in operands:

@@ -8,34 +8,37 @@ __all__ = ['Size', 'Tensor', 'tensor_method', 'tensor', 'is_tensor', 'numel', 'i
 # %% ../nbs/01_tensor.ipynb #aff21f42
 # the Tensor class, how data becomes one, and `tensor_method`, which every later chapter binds its ops with
 import math, types
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 import numpy as np
 from ._dtype import *
 from ._dtype import _bool, _NP2DT, _as_dtype, _scalar_dtype, _combine
 from ._device import *
+from .types import Number, Device, _size
 from ._device import _CPU, _Device, _array_module, _xp, _is_array, _device_of, _move, _same_device, _seed_cuda, _pick_device
 
 # %% ../nbs/01_tensor.ipynb #20c76e8a
 class Size(tuple):
     "The shape of a tensor, like `torch.Size`: a tuple of ints that prints as `course_lib.Size([2, 3])`."
-    def __new__(cls, sizes=()):
+    def __new__(cls, sizes: Iterable[int] = ()):
         out = []
         for i, s in enumerate(sizes):
             try: out.append(s.__index__())   # ints, NumPy ints, one-element integer tensors
             except AttributeError:
                 raise TypeError(f"course_lib.Size() takes an iterable of 'int' (item {i} is '{type(s).__name__}')") from None
         return tuple.__new__(cls, out)
-    def __repr__(self): return f"course_lib.Size({list(self)})"
-    def numel(self): "The number of elements of a tensor of this shape (1 for `Size([])`)."; return math.prod(self)
-    def __getitem__(self, k):
+    def __repr__(self) -> str: return f"course_lib.Size({list(self)})"
+    def numel(self) -> int: "The number of elements of a tensor of this shape (1 for `Size([])`)."; return math.prod(self)
+    def __getitem__(self, k: int | slice) -> "int | Size":
         r = tuple.__getitem__(self, k)
         return tuple.__new__(Size, r) if isinstance(k, slice) else r
-    def __add__(self, other):
+    def __add__(self, other: tuple) -> "Size":
         if not isinstance(other, tuple): raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to course_lib.Size")
         return tuple.__new__(Size, tuple(self) + other)
-    def __radd__(self, other):   # `(1,) + size` is a Size too: Python asks the subclass first
+    def __radd__(self, other: tuple) -> "Size":   # `(1,) + size` is a Size too: Python asks the subclass first
         if not isinstance(other, tuple): return NotImplemented
         return tuple.__new__(Size, other + tuple(self))
-    def __mul__(self, n): return tuple.__new__(Size, tuple(self) * n)
+    def __mul__(self, n: int) -> "Size": return tuple.__new__(Size, tuple(self) * n)
     __rmul__ = __mul__
     def __reduce__(self): return (Size, (tuple(self),))
 
@@ -55,30 +58,30 @@ class Tensor:
         if requires_grad: self.requires_grad = True
 
     @property
-    def shape(self): "The size of each dimension, a `Size` (a tuple)."; return tuple.__new__(Size, self._data.shape)
+    def shape(self) -> Size: "The size of each dimension, a `Size` (a tuple)."; return tuple.__new__(Size, self._data.shape)
     @property
-    def ndim(self): "The number of dimensions."; return self._data.ndim
+    def ndim(self) -> int: "The number of dimensions."; return self._data.ndim
     @property
-    def dtype(self): "The type of every element, a `course_lib.dtype`."; return _NP2DT[self._data.dtype]
+    def dtype(self) -> dtype: "The type of every element, a `course_lib.dtype`."; return _NP2DT[self._data.dtype]
     @property
-    def device(self): "Where the storage lives, a `course_lib.device`."; return _device_of(self._data)
+    def device(self) -> device: "Where the storage lives, a `course_lib.device`."; return _device_of(self._data)
     @property
-    def is_cuda(self): "Is the storage on a GPU?"; return self.device.type == "cuda"
-    def dim(self): "The number of dimensions, like `ndim`."; return self._data.ndim
-    def numel(self): "The number of elements."; return self._data.size
-    def element_size(self): "Bytes per element."; return self._data.itemsize
-    def is_floating_point(self): "Is the dtype a floating-point type?"; return self._data.dtype.kind == "f"
-    def size(self, dim=None):
+    def is_cuda(self) -> bool: "Is the storage on a GPU?"; return self.device.type == "cuda"
+    def dim(self) -> int: "The number of dimensions, like `ndim`."; return self._data.ndim
+    def numel(self) -> int: "The number of elements."; return self._data.size
+    def element_size(self) -> int: "Bytes per element."; return self._data.itemsize
+    def is_floating_point(self) -> bool: "Is the dtype a floating-point type?"; return self._data.dtype.kind == "f"
+    def size(self, dim: int | None = None) -> Size | int:
         "The shape (a `Size`), or the size of dimension `dim`."
         if dim is None: return tuple.__new__(Size, self._data.shape)
         return self._data.shape[_wrap_dim(dim, self._data.ndim)]
 
     @property
-    def requires_grad(self):
+    def requires_grad(self) -> bool:
         "Should operations on this tensor be recorded for `backward`? Only leaves can change it."
         return self._requires_grad
     @requires_grad.setter
-    def requires_grad(self, value):
+    def requires_grad(self, value: bool) -> None:
         if self.grad_fn is not None:   # torch's two messages: the hint only helps when switching off
             raise RuntimeError("you can only change requires_grad flags of leaf variables." + ("" if value else
                                " If you want to use a computed variable in a subgraph that doesn't require "
@@ -88,11 +91,11 @@ class Tensor:
         self._requires_grad = bool(value)
 
     @property
-    def data(self):
+    def data(self) -> "Tensor":
         "A tensor sharing this storage, without history (like torch's `.data`)."
         return _make(self._data)
     @data.setter
-    def data(self, new):
+    def data(self, new: "Tensor") -> None:
         self._data = new._data if isinstance(new, Tensor) else new
 
 # %% ../nbs/01_tensor.ipynb #4c8c6126
@@ -136,7 +139,7 @@ def _renamed(fn, name):
     new.__annotations__, new.__wrapped__ = fn.__annotations__, fn   # hints too: editors complete on what a method returns
     return new
 
-def tensor_method(*names):
+def tensor_method(*names: str) -> Callable[[Callable], Callable]:
     "Decorator: bind the function (or property) to `Tensor` as each of `names` (default: its own name)."
     def bind(fn):
         f = fn.fget if isinstance(fn, property) else fn
@@ -173,20 +176,20 @@ def _to_array(data, dtype=None, device=None):
     if xp is np: return np.array(_move(arr, dev), dtype=dt.np)       # always a copy
     with xp.cuda.Device(dev.index or 0): return xp.array(arr, dtype=dt.np)
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data: Any, dtype: dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     "A new tensor holding a copy of `data` (numbers, nested lists, NumPy arrays, tensors), like `torch.tensor`."
     return Tensor(_to_array(data, dtype, device), requires_grad=requires_grad)
 
 # %% ../nbs/01_tensor.ipynb #9ea44d92
 @tensor_method("item")
-def _item(self):
+def _item(self) -> Number:
     "The value of a one-element tensor as a Python number."
     if self._data.size != 1:
         raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
     return self._data.item()
 
 @tensor_method("numpy")
-def _numpy(self):
+def _numpy(self) -> np.ndarray:
     "The storage as a NumPy array (shared, not copied), like `torch.Tensor.numpy`."
     if self._requires_grad:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
@@ -202,20 +205,20 @@ def __array__(self, dtype=None, copy=None):
     return a.astype(dtype) if dtype is not None else (a.copy() if copy else a)
 
 @tensor_method("tolist")
-def _tolist(self):
+def _tolist(self) -> list | Number:
     "The values as (nested) Python lists."
     return _move(self._data, "cpu").tolist()
 
 # %% ../nbs/01_tensor.ipynb #bd7171c9
-def is_tensor(obj):
+def is_tensor(obj: Any) -> bool:
     "Is `obj` a Tensor? Like `torch.is_tensor`."
     return isinstance(obj, Tensor)
 
-def numel(input):
+def numel(input: Tensor) -> int:
     "The number of elements of `input`, like `torch.numel`."
     return input.numel()
 
-def is_floating_point(input):
+def is_floating_point(input: Tensor) -> bool:
     "Is `input`'s dtype a floating-point type? Like `torch.is_floating_point`."
     return input.is_floating_point()
 
@@ -227,27 +230,27 @@ def _one_value(t, what="Scalar"):
     return t._data.item()
 
 @tensor_method()
-def __float__(self): "`float(t)` of a one-element tensor."; return float(_one_value(self))
+def __float__(self) -> float: "`float(t)` of a one-element tensor."; return float(_one_value(self))
 @tensor_method()
-def __int__(self): "`int(t)` of a one-element tensor."; return int(_one_value(self))
+def __int__(self) -> int: "`int(t)` of a one-element tensor."; return int(_one_value(self))
 @tensor_method()
-def __bool__(self): "`bool(t)` of a one-element tensor (`if t:`)."; return bool(_one_value(self, "bool"))
+def __bool__(self) -> bool: "`bool(t)` of a one-element tensor (`if t:`)."; return bool(_one_value(self, "bool"))
 
 @tensor_method()
-def __index__(self):
+def __index__(self) -> int:
     "A one-element integer tensor used as an index (`range(t)`, `lst[t]`)."
     if self._data.dtype.kind not in "iub" or self._data.size != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return int(self._data.item())
 
 @tensor_method()
-def __len__(self):
+def __len__(self) -> int:
     "The size of the first dimension."
     if self._data.ndim == 0: raise TypeError("len() of a 0-d tensor")
     return self._data.shape[0]
 
 @tensor_method()
-def __iter__(self):
+def __iter__(self) -> Iterator[Tensor]:
     "Iterate over the first dimension (`t[0]`, `t[1]`, ...)."
     if self._data.ndim == 0: raise TypeError("iteration over a 0-d tensor")
     return (self[i] for i in range(self._data.shape[0]))

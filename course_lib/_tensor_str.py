@@ -15,7 +15,13 @@ from ._tensor import tensor_method
 class _PrintOptions:
     precision, threshold, edgeitems, linewidth, sci_mode = 4, 1000, 3, 80, None
 
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+def set_printoptions(precision: int | None = None,   # digits after the point (4)
+                     threshold: float | None = None,   # more elements than this are summarized with `...` (1000)
+                     edgeitems: int | None = None,     # items shown at each end of a summarized dimension (3)
+                     linewidth: int | None = None,     # characters per line before wrapping (80)
+                     profile: str | None = None,       # 'default', 'short' or 'full': a preset of the four above
+                     sci_mode: bool | None = None,     # True/False: always/never scientific notation; None: torch's choice
+                     ) -> None:
     "Set how tensors print, like `torch.set_printoptions`."
     P = _PrintOptions
     if profile == "default": P.precision, P.threshold, P.edgeitems, P.linewidth = 4, 1000, 3, 80
@@ -122,11 +128,11 @@ def _tensor_str(t):
     return _add_suffixes(prefix + body, suffixes, indent)
 
 @tensor_method("__repr__", "__str__")
-def _tensor_repr(t):
+def _tensor_repr(t: Tensor) -> str:
     "How torch prints a tensor: values, then the device, dtype and grad suffixes torch would show."
     return _tensor_str(t)
 
 @tensor_method()
-def __format__(self, spec):
+def __format__(self, spec: str) -> str:
     "`f'{t:.3f}'` formats a 0-d tensor's value; anything else prints the tensor."
     return format(self._data.item(), spec) if self._data.ndim == 0 and spec else _tensor_str(self)
