@@ -9,13 +9,15 @@ __all__ = ['moveaxis', 'swapdims', 'View', 'reshape', 'flatten', 'Unsqueeze', 'u
 
 # %% ../nbs/04_ops.ipynb #98b2d99b
 import builtins, itertools, math, weakref
+from collections.abc import Sequence
 import numpy as np
-from ._tensor import _wrap_dim, tensor_method, _counter, _root
+from ._tensor import Tensor, _wrap_dim, tensor_method, _counter, _root
 from ._device import _xp, _same_device
 from ._dtype import promote_types
 from .autograd import Function, _owner, is_grad_enabled
 from ._broadcasting import unbroadcast, _expanded_shape
 from ._reduction import _dims
+from .types import _size
 
 # %% ../nbs/04_ops.ipynb #ff32171f
 def _as_view(out, src, redo, multi=None):
@@ -61,12 +63,12 @@ def _reshaped(input, shape):
 
 # %% ../nbs/04_ops.ipynb #a9bad6b5
 @tensor_method()
-def reshape(input, *shape):
+def reshape(input: Tensor, *shape: int | _size) -> Tensor:
     "The same elements in a new shape (one size may be -1: inferred), like `torch.reshape`."
     return _reshaped(input, _sizes(shape))
 
 @tensor_method("view")
-def _view(self, *shape):
+def _view(self, *shape: int | _size) -> Tensor:
     "The same storage read with a new shape, like `torch.Tensor.view`; torch's error when the strides don't allow it."
     out = _reshaped(self, _sizes(shape))
     if out._data.size and _owner(out._data) is not _owner(self._data):
@@ -75,18 +77,18 @@ def _view(self, *shape):
     return out
 
 @tensor_method("reshape_as")
-def _reshape_as(self, other):
+def _reshape_as(self, other: Tensor) -> Tensor:
     "`self` reshaped to `other`'s shape, like `torch.Tensor.reshape_as`."
     return reshape(self, other.shape)
 
 @tensor_method("view_as")
-def _view_as(self, other):
+def _view_as(self, other: Tensor) -> Tensor:
     "`self` viewed with `other`'s shape, like `torch.Tensor.view_as`."
     return _view(self, other.shape)
 
 # %% ../nbs/04_ops.ipynb #fb264aac
 @tensor_method()
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     "Merge dimensions `start_dim`..`end_dim` into one, like `torch.flatten`."
     shape = input.shape
     if not shape: return View.apply(input, (1,))
@@ -97,7 +99,7 @@ def flatten(input, start_dim=0, end_dim=-1):
 class Unsqueeze(View): "A reshape that inserts a dimension of size 1."
 
 @tensor_method()
-def unsqueeze(input, dim):
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     "Insert a dimension of size 1 at `dim` (in [-ndim-1, ndim]), like `torch.unsqueeze`."
     d = _wrap_dim(dim, input.ndim + 1)
     return Unsqueeze.apply(input, input.shape[:d] + (1,) + input.shape[d:])
@@ -105,7 +107,7 @@ def unsqueeze(input, dim):
 class Squeeze(View): "A reshape that removes dimensions of size 1."
 
 @tensor_method()
-def squeeze(input, dim=None):
+def squeeze(input: Tensor, dim: int | _size | None = None) -> Tensor:
     "Remove dimensions of size 1 (all of them, or those in `dim`: an int or a tuple), like `torch.squeeze`."
     shape = input.shape
     axes = range(len(shape)) if dim is None else _dims(dim, len(shape))
@@ -122,7 +124,7 @@ class Transpose(_ViewFunction):
     def backward(ctx, g): return g.swapaxes(*ctx.dims), None, None
 
 @tensor_method()
-def transpose(input, dim0, dim1):
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     "Swap dimensions `dim0` and `dim1`, like `torch.transpose`."
     nd = input.ndim
     d0, d1 = _wrap_dim(dim0, nd), _wrap_dim(dim1, nd)
@@ -130,7 +132,7 @@ def transpose(input, dim0, dim1):
     return Transpose.apply(input, d0, d1)
 
 @tensor_method()
-def t(input):
+def t(input: Tensor) -> Tensor:
     "Transpose of a matrix (tensors of at most 2 dimensions), like `torch.t`."
     if input.ndim > 2: raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return transpose(input, 0, -1) if input.ndim == 2 else input
@@ -154,13 +156,13 @@ def _permutation(dims, nd):
     return dims
 
 @tensor_method()
-def permute(input, *dims):
+def permute(input: Tensor, *dims: int | _size) -> Tensor:
     "Reorder the dimensions: output dimension i is input dimension dims[i], like `torch.permute`."
     return Permute.apply(input, _permutation(_sizes(dims), input.ndim))
 
 @tensor_method("T")
 @property
-def _T(self):
+def _T(self) -> Tensor:
     "The tensor with its dimensions reversed (the transpose of a matrix), like `torch.Tensor.T`."
     return self if self.ndim < 2 else permute(self, *range(self.ndim)[::-1])
 
@@ -176,18 +178,18 @@ class Expand(_ViewFunction):
     def backward(ctx, g): return unbroadcast(g, ctx.shape), None
 
 @tensor_method("expand")
-def _expand(self, *sizes):
+def _expand(self, *sizes: int | _size) -> Tensor:
     "A view with size-1 dimensions repeated to `sizes` (-1 keeps a size; new dimensions go in front), like `torch.Tensor.expand`."
     return Expand.apply(self, _expanded_shape(self.shape, _sizes(sizes)))
 
 @tensor_method("expand_as")
-def _expand_as(self, other):
+def _expand_as(self, other: Tensor) -> Tensor:
     "`self` expanded to `other`'s shape, like `torch.Tensor.expand_as`."
     return _expand(self, other.shape)
 
 # %% ../nbs/04_ops.ipynb #ddb2fdb9
 @tensor_method("contiguous")
-def _contiguous(self):
+def _contiguous(self) -> Tensor:
     "This tensor if it is stored row by row, else a (differentiable) copy that is, like `torch.Tensor.contiguous`."
     return self if self._data.flags.c_contiguous else self.clone()
 
@@ -203,7 +205,7 @@ def _pieces(input, dim, bounds, name, select=False):
     return out
 
 @tensor_method()
-def narrow(input, dim, start, length):
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     "The view of `length` elements of `dim` from `start`, like `torch.narrow`."
     d = _wrap_dim(dim, input.ndim)
     if start < 0: start += input.shape[d]
@@ -212,7 +214,9 @@ def narrow(input, dim, start, length):
     return input[(slice(None),) * d + (slice(start, start + length),)]
 
 @tensor_method()
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor: Tensor,
+          split_size_or_sections: int | _size,   # an int: pieces of that size; a list: one size per piece
+          dim: int = 0) -> tuple[Tensor, ...]:
     "Views of `split_size` elements along `dim` (the last may be smaller), or of the given section sizes, like `torch.split`."
     n = tensor.shape[_wrap_dim(dim, tensor.ndim)]
     if isinstance(split_size_or_sections, int):
@@ -226,14 +230,14 @@ def split(tensor, split_size_or_sections, dim=0):
     return _pieces(tensor, dim, bounds, "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0")
 
 @tensor_method()
-def chunk(input, chunks, dim=0):
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     "At most `chunks` views of (nearly) equal size along `dim`, like `torch.chunk`."
     if chunks <= 0: raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     n = input.shape[_wrap_dim(dim, input.ndim)]
     return split(input, builtins.max(-(-n // chunks), 1), dim)
 
 @tensor_method()
-def unbind(input, dim=0):
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     "The views `input.select(dim, i)` for every i, like `torch.unbind`."
     n = input.shape[_wrap_dim(dim, input.ndim)]
     return _pieces(input, dim, list(range(n)), "Unbind", select=True)
@@ -275,7 +279,7 @@ def _same_dtype(tensors):
     for t in tensors[1:]: dt = promote_types(dt, t.dtype)
     return [t.to(dt) for t in tensors]
 
-def cat(tensors, dim=0):
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     "Join tensors along an existing dimension `dim`, like `torch.cat`."
     tensors = list(tensors)
     _check_cat(tensors)
@@ -301,7 +305,7 @@ def _check_stack(tensors):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at entry 0 "
                                f"and {list(t.shape)} at entry {i}")
 
-def stack(tensors, dim=0):
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     "Join same-shaped tensors along a new dimension `dim`, like `torch.stack`."
     tensors = list(tensors)
     _check_stack(tensors)
@@ -330,13 +334,13 @@ def _matrices(input, name):
     if input.ndim < 2: raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
 
 @tensor_method()
-def tril(input, diagonal=0):
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     "The lower triangle of the last two dimensions (the rest zeroed), like `torch.tril`."
     _matrices(input, "tril")
     return Tril.apply(input, diagonal)
 
 @tensor_method()
-def triu(input, diagonal=0):
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     "The upper triangle of the last two dimensions (the rest zeroed), like `torch.triu`."
     _matrices(input, "triu")
     return Triu.apply(input, diagonal)
@@ -356,7 +360,7 @@ class Flip(Function):
     def backward(ctx, g): return _xp(g).flip(g, ctx.axes), None
 
 @tensor_method()
-def flip(input, dims):
+def flip(input: Tensor, dims: int | _size) -> Tensor:
     "Reverse the order of elements along `dims` (an int or a tuple), like `torch.flip`."
     return Flip.apply(input, _dims(dims if isinstance(dims, (tuple, list)) else (dims,), input.ndim))
 
@@ -371,7 +375,7 @@ class Roll(Function):
         return _xp(g).roll(g, neg, ctx.axes), None, None
 
 @tensor_method()
-def roll(input, shifts, dims=None):
+def roll(input: Tensor, shifts: int | _size, dims: int | _size | None = None) -> Tensor:
     "Shift elements along `dims` cyclically by `shifts` (the flattened tensor when `dims` is None), like `torch.roll`."
     if dims is None: return Roll.apply(input.flatten(), shifts, None).view(input.shape)
     if isinstance(shifts, int): shifts = (shifts,)
@@ -393,7 +397,7 @@ class Repeat(Function):
         return g.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(ctx.input_shape), None
 
 @tensor_method("repeat")
-def _repeat(self, *sizes):
+def _repeat(self, *sizes: int | _size) -> Tensor:
     "Tile this tensor `sizes[i]` times along dimension i, like `torch.Tensor.repeat` (as many sizes as dimensions, or more)."
     reps = _sizes(sizes)
     if len(reps) < self.ndim:
@@ -401,13 +405,13 @@ def _repeat(self, *sizes):
     return Repeat.apply(self, tuple(reps))
 
 @tensor_method()
-def tile(input, dims):
+def tile(input: Tensor, dims: int | _size) -> Tensor:
     "Like `repeat`, but fewer `dims` than dimensions are padded with leading 1s, like `torch.tile`."
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     return _repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 @tensor_method("movedim", "moveaxis")
-def movedim(input, source, destination):
+def movedim(input: Tensor, source: int | _size, destination: int | _size) -> Tensor:
     "Move dimension(s) `source` to position(s) `destination`, the others keeping their order (a view), like `torch.movedim`."
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
@@ -423,14 +427,14 @@ def movedim(input, source, destination):
 moveaxis = movedim   # torch's NumPy-style alias
 
 @tensor_method("swapaxes", "swapdims")
-def swapaxes(input, axis0, axis1):
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
     "Swap two dimensions (a view), torch's alias of `transpose`."
     return transpose(input, axis0, axis1)
 
 swapdims = swapaxes
 
 @tensor_method()
-def broadcast_to(input, size):
+def broadcast_to(input: Tensor, size: _size) -> Tensor:
     "`input` broadcast to `size` (a view, like `expand`), like `torch.broadcast_to`."
     return input.expand(size)
 
@@ -441,20 +445,22 @@ def _atleast(t, n):
     if n == 2: return t.reshape(1, -1)
     return t.reshape((1,) + tuple(t.shape) + (1,)) if t.ndim == 1 else t.unsqueeze(-1)
 
-def hstack(tensors):
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
     "Concatenate horizontally: along dimension 1 (0 for 1-D tensors), like `torch.hstack`."
     ts = [_atleast(t, 1) for t in tensors]
     return cat(ts, 0 if ts[0].ndim == 1 else 1)
 
-def vstack(tensors):
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
     "Concatenate vertically: along dimension 0, after making 1-D tensors rows, like `torch.vstack`."
     return cat([_atleast(t, 2) for t in tensors], 0)
 
-def dstack(tensors):
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
     "Concatenate in depth: along dimension 2, after making tensors at least 3-D, like `torch.dstack`."
     return cat([_atleast(t, 3) for t in tensors], 2)
 
-def meshgrid(*tensors, indexing=None):
+def meshgrid(*tensors: Tensor | Sequence[Tensor],
+             indexing: str | None = None,   # 'ij': grid[i][j] is (x[i], y[j]); 'xy': (x[j], y[i]), like NumPy's default
+             ) -> tuple[Tensor, ...]:
     "Coordinate grids from 1-D tensors, like `torch.meshgrid` ('ij' indexing by default, with torch's warning; or 'xy')."
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)): tensors = tuple(tensors[0])
     if indexing is None:
@@ -497,7 +503,7 @@ class Diagonal(_ViewFunction):
         return gx, None, None, None
 
 @tensor_method()
-def diagonal(input, offset=0, dim1=0, dim2=1):
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     "The diagonal `offset` of the matrices in dimensions `dim1`, `dim2` (a view), like `torch.diagonal`."
     nd = input.ndim
     d1, d2 = _wrap_dim(dim1, nd), _wrap_dim(dim2, nd)
@@ -517,20 +523,25 @@ class DiagEmbed(Function):
     def backward(ctx, g): return g.diagonal(ctx.offset).copy(), None
 
 @tensor_method()
-def diag(input, diagonal=0):
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     "1-D: a matrix with `input` on diagonal `diagonal`; 2-D: that diagonal of the matrix (a copy), like `torch.diag`."
     if input.ndim == 1: return DiagEmbed.apply(input, diagonal)
     if input.ndim != 2: raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{input.ndim}D")
     return Diagonal.apply(input, diagonal, 0, 1).clone()
 
 @tensor_method()
-def trace(input):
+def trace(input: Tensor) -> Tensor:
     "The sum of the main diagonal of a matrix, like `torch.trace`."
     if input.ndim != 2: raise RuntimeError("trace: expected a matrix, but got tensor with dim " + str(input.ndim))
     return input.diagonal().sum()
 
 @tensor_method()
-def diff(input, n=1, dim=-1, prepend=None, append=None):
+def diff(input: Tensor,
+         n: int = 1,                      # how many times to take the difference
+         dim: int = -1,
+         prepend: Tensor | None = None,   # put before `input` along `dim` first
+         append: Tensor | None = None,    # put after `input` along `dim` first
+         ) -> Tensor:
     "The n-th forward difference along `dim` (after putting `prepend`/`append` around `input`), like `torch.diff`."
     d = _wrap_dim(dim, input.ndim)
     if prepend is not None or append is not None:
@@ -541,7 +552,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return input
 
 @tensor_method()
-def cross(input, other, dim=None):
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     "The cross product of 3-vectors along `dim` (the first dimension of size 3 when None), like `torch.cross`."
     a, b = input, other
     if dim is None: dim = next((i for i, n in enumerate(broadcast_shapes(a.shape, b.shape)) if n == 3), None)
