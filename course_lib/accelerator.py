@@ -8,14 +8,14 @@ __all__ = ['is_available', 'device_count', 'current_accelerator']
 from . import cuda as _cuda
 from ._device import device as _Device
 
-def is_available():
+def is_available() -> bool:
     "Is there an accelerator (for course_lib: a CUDA GPU with CuPy)? Like `torch.accelerator.is_available`."
     return _cuda.is_available()
 
-def device_count():
+def device_count() -> int:
     "How many accelerator devices there are, like `torch.accelerator.device_count`."
     return _cuda.device_count()
 
-def current_accelerator():
+def current_accelerator() -> _Device | None:
     "`device('cuda')` when there is a GPU, else None, like `torch.accelerator.current_accelerator`."
     return _Device("cuda") if is_available() else None

@@ -7,7 +7,10 @@ __all__ = ['device_count', 'is_available', 'synchronize', 'get_device_name', 'ma
 
 # %% ../nbs/10_devices.ipynb #18a96b75
 import statistics, time
+from collections.abc import Callable
+from typing import Any
 from ._device import device as _Device, _array_module
+from .types import Device
 
 def _cupy():
     "The CuPy module, or None when it is not installed or cannot load (never raises)."
@@ -16,14 +19,14 @@ def _cupy():
         return cupy
     except Exception: return None   # ImportError, or a broken install failing to load CUDA libraries
 
-def device_count():
+def device_count() -> int:
     "How many GPUs CuPy can see: 0 without CuPy or without a GPU; never raises. Like `torch.cuda.device_count`."
     cp = _cupy()
     if cp is None: return 0
     try: return int(cp.cuda.runtime.getDeviceCount())
     except Exception: return 0      # CUDARuntimeError: no driver, driver too old, no device
 
-def is_available():
+def is_available() -> bool:
     "Can course_lib put tensors on a GPU here (CuPy installed and a GPU visible)? Never raises. Like `torch.cuda.is_available`."
     return device_count() > 0
 
@@ -35,23 +38,23 @@ def _cuda_device(d=None):
     if d.type != "cuda": raise ValueError(f"Expected a cuda device, but got: {d}")
     return _Device("cuda", d.index or 0)
 
-def synchronize(device=None):
+def synchronize(device: Device = None) -> None:
     "Wait until every kernel queued on the GPU has finished, like `torch.cuda.synchronize`."
     d = _cuda_device(device)
     cp = _array_module(d)                       # the clear error when CuPy or a GPU is missing
     cp.cuda.Device(d.index).synchronize()
 
-def get_device_name(device=None):
+def get_device_name(device: Device = None) -> str:
     "The GPU's name, e.g. 'Tesla T4', like `torch.cuda.get_device_name`."
     d = _cuda_device(device)
     name = _array_module(d).cuda.runtime.getDeviceProperties(d.index)["name"]
     return name.decode() if isinstance(name, bytes) else name
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> None:
     "Seed the random generator of the current GPU, like `torch.cuda.manual_seed`; does nothing without CUDA."
     if is_available(): _array_module("cuda").random.seed(seed)
 
-def manual_seed_all(seed):
+def manual_seed_all(seed: int) -> None:
     "Seed the random generators of every GPU, like `torch.cuda.manual_seed_all`; does nothing without CUDA."
     if not is_available(): return
     cp = _array_module("cuda")
@@ -59,7 +62,12 @@ def manual_seed_all(seed):
         with cp.cuda.Device(i): cp.random.seed(seed)
 
 # %% ../nbs/10_devices.ipynb #181c2e8d
-def timeit(fn, *args, device="cpu", repeat=5, warmup=1, sync=True):
+def timeit(fn: Callable[..., Any], *args: Any,
+           device: Device = "cpu",   # where fn runs: on "cuda", the GPU is synchronized around each run
+           repeat: int = 5,          # timed runs; the median is returned
+           warmup: int = 1,          # untimed runs first (the first GPU call loads its kernels)
+           sync: bool = True,        # False only to show the mistake: timing a GPU's launch, not its work
+           ) -> float:
     "Median wall-clock seconds of `fn(*args)` over `repeat` runs after `warmup` runs; synchronizes on CUDA."
     d = _Device(device)
     wait = sync and d.type == "cuda"       # GPU work is queued: without waiting, the clock measures the launch only

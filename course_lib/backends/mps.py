@@ -6,10 +6,10 @@ __all__ = ['is_available', 'is_built']
 # %% ../../nbs/10_devices.ipynb #b10a0003
 # torch.backends.mps: Apple's GPU backend, which course_lib does not have
 
-def is_available():
+def is_available() -> bool:
     "Can MPS be used? Never in course_lib (its accelerator is CUDA), like torch without MPS."
     return False
 
-def is_built():
+def is_built() -> bool:
     "Was course_lib built with MPS support? No."
     return False
