@@ -11,6 +11,7 @@ import numpy as np
 from ._dtype import result_type, get_default_dtype, _NP2DT
 from ._device import _xp, _is_array, _same_device, _move, _device_of
 from ._tensor import Tensor, _make, tensor_method
+from .types import Number
 from ._broadcasting import broadcast_shapes, unbroadcast, _expanded_shape
 from .autograd import *
 from .autograd import Function, AccumulateGrad, _records, _rebase, _check_writable, _bump, _owner
@@ -102,22 +103,22 @@ def _out(result, out, name):
 
 # %% ../nbs/03_autograd.ipynb #b3aa0005
 @tensor_method("add", "__add__")
-def add(input, other, *, alpha=1, out=None):
+def add(input: Tensor, other: Tensor | Number, *, alpha: Number = 1, out: Tensor | None = None) -> Tensor:
     "`input + alpha * other`, broadcasting, like `torch.add` (`out=`: write the result there)."
     return _out(_binary(Add, input, other if alpha == 1 else other * alpha), out, "add")
 
 @tensor_method()
-def __radd__(self, other):
+def __radd__(self, other: Number) -> Tensor:
     "`other + self` for a number `other`."
     return _binary(Add, other, self)
 
 @tensor_method("mul", "__mul__")
-def mul(input, other, *, out=None):
+def mul(input: Tensor, other: Tensor | Number, *, out: Tensor | None = None) -> Tensor:
     "`input * other` elementwise, broadcasting, like `torch.mul` (`out=`: write the result there)."
     return _out(_binary(Mul, input, other), out, "mul")
 
 @tensor_method()
-def __rmul__(self, other):
+def __rmul__(self, other: Number) -> Tensor:
     "`other * self` for a number `other`."
     return _binary(Mul, other, self)
 
@@ -192,19 +193,19 @@ def _no_bool_sub(a, b):
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 @tensor_method("sub", "__sub__")
-def sub(input, other, *, alpha=1, out=None):
+def sub(input: Tensor, other: Tensor | Number, *, alpha: Number = 1, out: Tensor | None = None) -> Tensor:
     "`input - alpha * other`, broadcasting, like `torch.sub` (`out=`: write the result there)."
     _no_bool_sub(input, other)
     return _out(_binary(Sub, input, other if alpha == 1 else other * alpha), out, "sub")
 
 @tensor_method()
-def __rsub__(self, other):
+def __rsub__(self, other: Number) -> Tensor:
     "`other - self` for a number `other`."
     _no_bool_sub(other, self)
     return _binary(Sub, other, self)
 
 @tensor_method("neg", "__neg__")
-def neg(input, *, out=None):
+def neg(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     "`-input`, like `torch.neg` (`out=`: write the result there)."
     if input._data.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
@@ -212,7 +213,7 @@ def neg(input, *, out=None):
     return _out(Neg.apply(input), out, "neg")
 
 @tensor_method()
-def __pos__(self):
+def __pos__(self) -> Tensor:
     "`+t` is `t`."
     return self
 
@@ -237,7 +238,7 @@ class DivFloor(_DivRounded): mode = "floor"
 class DivTrunc(_DivRounded): mode = "trunc"
 
 @tensor_method("div", "__truediv__")
-def div(input, other, *, rounding_mode=None, out=None):
+def div(input: Tensor, other: Tensor | Number, *, rounding_mode: str | None = None, out: Tensor | None = None) -> Tensor:
     "`input / other` (true division: integers give floats), broadcasting, like `torch.div`; `rounding_mode='trunc'`/`'floor'` rounds the quotient (integers stay integers)."
     if rounding_mode is None: return _out(_binary(Div, input, other, floating=True), out, "div")
     if rounding_mode not in ("trunc", "floor"):
@@ -245,17 +246,17 @@ def div(input, other, *, rounding_mode=None, out=None):
     return _out(_binary(DivFloor if rounding_mode == "floor" else DivTrunc, input, other), out, "div")
 
 @tensor_method()
-def __rtruediv__(self, other):
+def __rtruediv__(self, other: Number) -> Tensor:
     "`other / self` for a number `other`."
     return _binary(Div, other, self, floating=True)
 
 @tensor_method("pow", "__pow__")
-def pow(input, exponent, *, out=None):
+def pow(input: Tensor | Number, exponent: Tensor | Number, *, out: Tensor | None = None) -> Tensor:
     "`input ** exponent` (either may be a Python number), like `torch.pow` (`out=`: write the result there)."
     return _out(_binary(Pow, input, exponent), out, "pow")
 
 @tensor_method()
-def __rpow__(self, other):
+def __rpow__(self, other: Number) -> Tensor:
     "`other ** self` for a number `other`."
     return _binary(Pow, other, self)
 
@@ -299,7 +300,7 @@ def _mod(cls, input, other, out, name):
     return _out(_binary(cls, input, other), out, name)
 
 @tensor_method()
-def remainder(input, other, *, out=None):
+def remainder(input: Tensor | Number, other: Tensor | Number, *, out: Tensor | None = None) -> Tensor:
     "`input % other` elementwise with Python's sign rule (the result has the sign of `other`), broadcasting, like `torch.remainder`."
     if not isinstance(other, (Tensor, bool, int, float, np.generic)) or not isinstance(input, (Tensor, bool, int, float)):
         raise TypeError(f"remainder() received an invalid combination of arguments - got ({type(input).__name__}, {type(other).__name__}), but expected one of:\n"
@@ -308,17 +309,17 @@ def remainder(input, other, *, out=None):
     return _mod(Remainder, input, other, out, "remainder")
 
 @tensor_method()
-def __mod__(self, other):
+def __mod__(self, other: Tensor | Number) -> Tensor:
     "`self % other`: `remainder(self, other)`."
     return _mod(Remainder, self, other, None, "remainder")
 
 @tensor_method()
-def __rmod__(self, other):
+def __rmod__(self, other: Number) -> Tensor:
     "`other % self` for a number `other`."
     return _mod(Remainder, other, self, None, "remainder")
 
 @tensor_method()
-def fmod(input, other, *, out=None):
+def fmod(input: Tensor, other: Tensor | Number, *, out: Tensor | None = None) -> Tensor:
     "`input` mod `other` elementwise with C's sign rule (the result has the sign of `input`), broadcasting, like `torch.fmod`."
     if not isinstance(input, Tensor) or not isinstance(other, (Tensor, bool, int, float, np.generic)):
         raise TypeError(f"fmod() received an invalid combination of arguments - got ({type(input).__name__}, {type(other).__name__}), but expected one of:\n"
@@ -331,9 +332,11 @@ def _mod_writer(floor):
     return write
 
 @tensor_method("remainder_", "__imod__")
-def _remainder_(self, other): "self %= other (Python's sign rule), in place."; return _inplace(self, other, _mod_writer(True), "remainder", remainder)
+def _remainder_(self, other: Tensor | Number) -> Tensor:
+    "self %= other (Python's sign rule), in place."; return _inplace(self, other, _mod_writer(True), "remainder", remainder)
 @tensor_method("fmod_")
-def _fmod_(self, other): "self = fmod(self, other) (C's sign rule), in place."; return _inplace(self, other, _mod_writer(False), "fmod", fmod)
+def _fmod_(self, other: Tensor | Number) -> Tensor:
+    "self = fmod(self, other) (C's sign rule), in place."; return _inplace(self, other, _mod_writer(False), "fmod", fmod)
 
 # %% ../nbs/03_autograd.ipynb #83453804
 def _compare(ufunc, a, b):
@@ -346,20 +349,26 @@ def _compare(ufunc, a, b):
     return _make(np.asarray(out) if isinstance(out, np.generic) else out)
 
 @tensor_method("lt", "__lt__")
-def lt(input, other): "`input < other` elementwise, like `torch.lt`."; return _compare(np.less, input, other)
+def lt(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input < other` elementwise, like `torch.lt`."; return _compare(np.less, input, other)
 @tensor_method("le", "__le__")
-def le(input, other): "`input <= other` elementwise, like `torch.le`."; return _compare(np.less_equal, input, other)
+def le(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input <= other` elementwise, like `torch.le`."; return _compare(np.less_equal, input, other)
 @tensor_method("gt", "__gt__")
-def gt(input, other): "`input > other` elementwise, like `torch.gt`."; return _compare(np.greater, input, other)
+def gt(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input > other` elementwise, like `torch.gt`."; return _compare(np.greater, input, other)
 @tensor_method("ge", "__ge__")
-def ge(input, other): "`input >= other` elementwise, like `torch.ge`."; return _compare(np.greater_equal, input, other)
+def ge(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input >= other` elementwise, like `torch.ge`."; return _compare(np.greater_equal, input, other)
 @tensor_method("eq", "__eq__")
-def eq(input, other): "`input == other` elementwise, like `torch.eq`."; return _compare(np.equal, input, other)
+def eq(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input == other` elementwise, like `torch.eq`."; return _compare(np.equal, input, other)
 @tensor_method("ne", "__ne__")
-def ne(input, other): "`input != other` elementwise, like `torch.ne`."; return _compare(np.not_equal, input, other)
+def ne(input: Tensor, other: Tensor | Number) -> Tensor:
+    "`input != other` elementwise, like `torch.ne`."; return _compare(np.not_equal, input, other)
 
 @tensor_method("bitwise_not", "__invert__")
-def bitwise_not(input):
+def bitwise_not(input: Tensor) -> Tensor:
     "`~input`: logical not of a bool tensor, bitwise not of an integer one, like `torch.bitwise_not`."
     if input._data.dtype.kind not in "biu":
         raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype._torch_name}'")
@@ -421,25 +430,30 @@ def _alpha(other, alpha):
     return other * alpha if other._requires_grad and is_grad_enabled() else _make(other._data * alpha)
 
 @tensor_method("add_", "__iadd__")
-def _add_(self, other, alpha=1): "self += alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.add, "add", add)
+def _add_(self, other: Tensor | Number, alpha: Number = 1) -> Tensor:
+    "self += alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.add, "add", add)
 @tensor_method("sub_", "__isub__")
-def _sub_(self, other, alpha=1): "self -= alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.subtract, "sub", sub)
+def _sub_(self, other: Tensor | Number, alpha: Number = 1) -> Tensor:
+    "self -= alpha * other, in place."; return _inplace(self, _alpha(other, alpha), np.subtract, "sub", sub)
 @tensor_method("mul_", "__imul__")
-def _mul_(self, other): "self *= other, in place."; return _inplace(self, other, np.multiply, "mul", mul)
+def _mul_(self, other: Tensor | Number) -> Tensor:
+    "self *= other, in place."; return _inplace(self, other, np.multiply, "mul", mul)
 @tensor_method("div_", "__itruediv__")
-def _div_(self, other): "self /= other, in place."; return _inplace(self, other, np.true_divide, "div", div)
+def _div_(self, other: Tensor | Number) -> Tensor:
+    "self /= other, in place."; return _inplace(self, other, np.true_divide, "div", div)
 @tensor_method("pow_", "__ipow__")
-def _pow_(self, exponent): "self **= exponent, in place."; return _inplace(self, exponent, np.power, "pow", pow)
+def _pow_(self, exponent: Tensor | Number) -> Tensor:
+    "self **= exponent, in place."; return _inplace(self, exponent, np.power, "pow", pow)
 
 # %% ../nbs/03_autograd.ipynb #1b65bf4b
 @tensor_method("addcmul_")
-def _addcmul_(self, t1, t2, value=1):
+def _addcmul_(self, t1: Tensor, t2: Tensor, value: Number = 1) -> Tensor:
     "self += value * t1 * t2, in place (used by optimizers)."
     if _records(self, t1, t2): return _add_(self, t1 * t2, alpha=value)
     return _inplace(self, _alpha(_make(t1._data * t2._data), value), np.add, "addcmul", add)
 
 @tensor_method("addcdiv_")
-def _addcdiv_(self, t1, t2, value=1):
+def _addcdiv_(self, t1: Tensor, t2: Tensor, value: Number = 1) -> Tensor:
     "self += value * t1 / t2, in place (used by optimizers)."
     if _records(self, t1, t2): return _add_(self, t1 / t2, alpha=value)
     with np.errstate(all="ignore"): q = t1._data / t2._data
@@ -480,7 +494,7 @@ def _fill_value(value):
     return value
 
 @tensor_method("fill_")
-def _fill_(self, value):
+def _fill_(self, value: Tensor | Number) -> Tensor:
     "Set every element to `value`, in place."
     _check_writable(self, overlap_ok=True)
     value = _fill_value(value)
@@ -490,7 +504,7 @@ def _fill_(self, value):
     return self
 
 @tensor_method("zero_")
-def _zero_(self):
+def _zero_(self) -> Tensor:
     "Set every element to zero, in place."
     _check_writable(self, overlap_ok=True)
     if _records(self): return _rebase(self, lambda old: Zero.apply(old, 0))
@@ -504,7 +518,7 @@ def _copy_shape(self, src):
     if broadcast_shapes(self.shape, shape, op="copy_") != self.shape: _expanded_shape(shape, self.shape)
 
 @tensor_method("copy_")
-def _copy_(self, src):
+def _copy_(self, src: Tensor) -> Tensor:
     "Copy `src`'s values into this tensor's storage (broadcasting, converting dtype and device)."
     _check_writable(self)
     if not isinstance(src, Tensor): src = Tensor(np.asarray(src))

@@ -9,6 +9,7 @@ from ._dtype import *
 from ._dtype import _as_dtype, _bool, _NP2DT
 from ._device import device, _Device, _move, _device_of
 from ._tensor import Tensor, tensor_method
+from .types import Device
 from .autograd import Function
 
 def _parse_to(self, args, dtype=None, device_=None):
@@ -46,44 +47,47 @@ class Clone(Function):
     def backward(ctx, g): return g
 
 @tensor_method("to")
-def _to(self, *args, dtype=None, device=None, copy=False):
+def _to(self, *args: dtype | Device | Tensor,   # a dtype, a device, both, or a tensor (its dtype and device)
+        dtype: dtype | None = None, device: Device = None,
+        copy: bool = False,                      # a new tensor even when nothing changes
+        ) -> Tensor:
     "This tensor with another dtype and/or device (itself when nothing changes); differentiable, like `torch.Tensor.to`."
     dt, dev = _parse_to(self, args, dtype, device)
     if dt is self.dtype and dev == self.device and not copy: return self
     return ToCopy.apply(self, dt, dev)
 
 @tensor_method()
-def clone(self):
+def clone(self) -> Tensor:
     "A copy with its own storage; differentiable."
     return Clone.apply(self)
 
 # %% ../nbs/03_autograd.ipynb #b3aa000b
 # torch has these as methods only (torch.float is a dtype, torch.cuda a module), so their module-level names are private
 @tensor_method("cpu")
-def _cpu(self): "This tensor on the CPU (itself if it is there already)."; return self.to("cpu")
+def _cpu(self) -> Tensor: "This tensor on the CPU (itself if it is there already)."; return self.to("cpu")
 
 @tensor_method("cuda")
-def _cuda(self, device=None):
+def _cuda(self, device: Device = None) -> Tensor:
     "This tensor on a GPU: `cuda()`, `cuda(1)` or `cuda('cuda:1')`."
     return self.to("cuda" if device is None else device if isinstance(device, (str, _Device)) else f"cuda:{device}")
 
 @tensor_method("float")
-def _float(self): "`to(float32)`."; return self.to(float32)
+def _float(self) -> Tensor: "`to(float32)`."; return self.to(float32)
 @tensor_method("double")
-def _double(self): "`to(float64)`."; return self.to(float64)
+def _double(self) -> Tensor: "`to(float64)`."; return self.to(float64)
 @tensor_method("half")
-def _half(self): "`to(float16)`."; return self.to(float16)
+def _half(self) -> Tensor: "`to(float16)`."; return self.to(float16)
 @tensor_method("long")
-def _long(self): "`to(int64)`."; return self.to(int64)
+def _long(self) -> Tensor: "`to(int64)`."; return self.to(int64)
 @tensor_method("int")
-def _int(self): "`to(int32)`."; return self.to(int32)
+def _int(self) -> Tensor: "`to(int32)`."; return self.to(int32)
 @tensor_method("bool")
-def _to_bool(self): "`to(bool)`."; return self.to(_bool)
+def _to_bool(self) -> Tensor: "`to(bool)`."; return self.to(_bool)
 @tensor_method("type_as")
-def _type_as(self, other): "`to(other.dtype)`."; return self.to(other.dtype)
+def _type_as(self, other: Tensor) -> Tensor: "`to(other.dtype)`."; return self.to(other.dtype)
 
 @tensor_method("type")
-def _type(self, dtype=None):
+def _type(self, dtype: dtype | str | None = None) -> str | Tensor:
     "No argument: the type's name, torch's way ('torch.FloatTensor'); a dtype (or such a name): `to(dtype)`."
     if dtype is None:
         where = "torch.cuda." if self.device.type == "cuda" else "torch."

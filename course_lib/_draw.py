@@ -20,10 +20,10 @@ def _esc(s): return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&
 
 class Graph:
     "A drawing of a computation graph; shows itself as SVG in a notebook (`_repr_svg_`), `.svg` holds the text."
-    def __init__(self, svg, n_nodes): self.svg, self.n_nodes = svg, n_nodes
-    def _repr_svg_(self): return self.svg
-    def __repr__(self): return f"<course_lib graph: {self.n_nodes} nodes>"
-    def save(self, path):
+    def __init__(self, svg: str, n_nodes: int): self.svg, self.n_nodes = svg, n_nodes
+    def _repr_svg_(self) -> str: return self.svg
+    def __repr__(self) -> str: return f"<course_lib graph: {self.n_nodes} nodes>"
+    def save(self, path: str) -> None:
         "Write the SVG to a file."
         with open(path, "w") as f: f.write(self.svg)
 
@@ -112,8 +112,11 @@ def _svg(boxes, edges, pos, W, H, label):
     out.append("</svg>")
     return "\n".join(out)
 
-def draw(root, names=None, values=True):
-    "Draw the graph that computed `root` as SVG. `names`: a dict of labels to tensors, e.g. `dict(a=a, loss=loss)`."
+def draw(root: Tensor,
+         names: dict[str, Tensor] | None = None,   # labels for the boxes, e.g. `dict(a=a, loss=loss)`
+         values: bool = True,                      # show the values of tensors with at most 6 elements
+         ) -> Graph:
+    "Draw the graph that computed `root` as SVG."
     label = {id(t): n for n, t in (names or {}).items()}
     order = _topo_order(root, requires_grad_only=False)   # the walk backward uses, constants included
     boxes, edges = _boxes(order, label, values)

@@ -6,43 +6,43 @@ __all__ = []
 # %% ../nbs/03_autograd.ipynb #5909c267
 # what a tensor's storage looks like: strides, offset, address, and how often it was written in place
 import numpy as np
-from ._tensor import _wrap_dim, _root, tensor_method
+from ._tensor import Tensor, _wrap_dim, _root, tensor_method
 
 # %% ../nbs/03_autograd.ipynb #77493940
 @tensor_method("_version")
 @property
-def _version(self):
+def _version(self) -> int:
     "How many in-place writes this tensor's storage has had (shared with its views), like torch's `Tensor._version`."
     return self._vc.version if self._vc is not None else 0
 
 @tensor_method("_base")
 @property
-def _base(self):
+def _base(self) -> Tensor | None:
     "The tensor this one is a view of (its storage's owner), or None, like torch's `Tensor._base`."
     return self._view[0] if self._view is not None else None
 
 @tensor_method("_is_view")
-def _is_view(self): "Does this tensor share another tensor's storage as a view?"; return self._view is not None
+def _is_view(self) -> bool: "Does this tensor share another tensor's storage as a view?"; return self._view is not None
 
 # %% ../nbs/03_autograd.ipynb #9a6c8c6c
 @tensor_method("stride")
-def _stride(self, dim=None):
+def _stride(self, dim: int | None = None) -> tuple[int, ...] | int:
     "Steps (in elements) through storage per dimension, like `torch.Tensor.stride`."
     s = tuple(b // self._data.itemsize for b in self._data.strides)
     return s if dim is None else s[_wrap_dim(dim, self._data.ndim)]
 
 @tensor_method("data_ptr")
-def _data_ptr(self):
+def _data_ptr(self) -> int:
     "The address of the first element, like `torch.Tensor.data_ptr`."
     a = self._data
     return a.ctypes.data if isinstance(a, np.ndarray) else a.data.ptr
 
 @tensor_method("storage_offset")
-def _storage_offset(self):
+def _storage_offset(self) -> int:
     "Where this tensor starts in its storage, in elements, like `torch.Tensor.storage_offset`."
     return (_data_ptr(self) - _data_ptr(_root(self))) // self._data.itemsize
 
 @tensor_method("is_contiguous")
-def _is_contiguous(self):
+def _is_contiguous(self) -> bool:
     "Are the elements stored row by row without gaps (what `view` needs), like `torch.Tensor.is_contiguous`?"
     return bool(self._data.flags.c_contiguous)

@@ -4,12 +4,14 @@
 
 # %% auto #0
 __all__ = ['detach', 'is_grad_enabled', 'no_grad', 'enable_grad', 'inference_mode', 'is_inference_mode_enabled',
-           'set_grad_enabled', 'Function', 'once_differentiable', 'function', 'AccumulateGrad', 'CopySlices', 'grad',
-           'functional']
+           'set_grad_enabled', 'Function', 'once_differentiable', 'function', 'AccumulateGrad', 'CopySlices',
+           'backward', 'grad', 'functional']
 
 # %% ../nbs/03_autograd.ipynb #edb2e1be
 # the engine: grad mode, Function (a graph node), and backward
 import builtins, functools, linecache, weakref
+from collections.abc import Callable, Sequence
+from typing import Any
 import numpy as np
 from ._dtype import _NP2DT
 from ._device import _xp
@@ -17,31 +19,31 @@ from ._tensor import Tensor, _make, _counter, tensor_method
 
 # %% ../nbs/03_autograd.ipynb #b1dd0004
 @tensor_method("requires_grad_")
-def _requires_grad_(self, requires_grad=True):
+def _requires_grad_(self, requires_grad: bool = True) -> Tensor:
     "Set `requires_grad` in place and return this tensor."
     self.requires_grad = requires_grad
     return self
 
 @tensor_method("is_leaf")
 @property
-def _is_leaf(self):
+def _is_leaf(self) -> bool:
     "Was this tensor created by the user (no `grad_fn`) rather than computed?"
     return self.grad_fn is None
 
 @tensor_method("retain_grad")
-def _retain_grad(self):
+def _retain_grad(self) -> None:
     "Keep `.grad` for this non-leaf tensor after `backward` (leaves always keep theirs)."
     if not self._requires_grad: raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
     if self.grad_fn is not None: self._retains_grad = True
 
 @tensor_method("retains_grad")
 @property
-def _retains_grad_flag(self):
+def _retains_grad_flag(self) -> bool:
     "Will `backward` keep this non-leaf's `.grad`?"
     return self._retains_grad
 
 @tensor_method()
-def detach(self):
+def detach(self) -> Tensor:
     "A new tensor sharing this storage (and its version counter), cut from the graph: `requires_grad=False`, no `grad_fn`."
     d = _make(self._data)
     d._vc = _counter(self)   # an in-place write through the detached tensor still counts, as in torch
@@ -50,14 +52,14 @@ def detach(self):
 # %% ../nbs/03_autograd.ipynb #a32f1f71
 _grad_enabled = True
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     "Is gradient recording on? Like `torch.is_grad_enabled`."
     return _grad_enabled
 
 class _GradMode:
     "Base of `no_grad` and `enable_grad`: set grad mode on enter, restore it on exit; also a decorator."
     mode = True
-    def __new__(cls, func=None):
+    def __new__(cls, func: Callable | None = None):
         self = super().__new__(cls)
         return self(func) if callable(func) else self   # allow `@no_grad` as well as `@no_grad()`
     def __enter__(self):
@@ -66,7 +68,7 @@ class _GradMode:
     def __exit__(self, *exc):
         global _grad_enabled
         _grad_enabled = self.prev
-    def __call__(self, func):
+    def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with type(self)(): return func(*args, **kwargs)
@@ -85,7 +87,7 @@ _inference = False
 class inference_mode(_GradMode):
     "`no_grad` for code that only evaluates, like `torch.inference_mode` (`inference_mode(False)` changes nothing). torch also marks the tensors made inside; ours are ordinary tensors."
     mode = False
-    def __new__(cls, mode=True):
+    def __new__(cls, mode: bool = True):
         if callable(mode): return _GradMode.__new__(cls, mode)     # a bare decorator: @inference_mode
         self = object.__new__(cls)
         self.active = bool(mode)
@@ -98,17 +100,17 @@ class inference_mode(_GradMode):
         global _grad_enabled, _inference
         _grad_enabled, _inference = self.prev, self.prev_inference
 
-def is_inference_mode_enabled():
+def is_inference_mode_enabled() -> bool:
     "Is an `inference_mode` block active? Like `torch.is_inference_mode_enabled`."
     return _inference
 
 # %% ../nbs/03_autograd.ipynb #56df7766
 class set_grad_enabled:
     "Set grad mode now (`set_grad_enabled(False)`), or for a `with` block, like `torch.set_grad_enabled`."
-    def __init__(self, mode):
+    def __init__(self, mode: bool):
         global _grad_enabled
         self.prev, _grad_enabled = _grad_enabled, bool(mode)
-    def __enter__(self): return self
+    def __enter__(self) -> "set_grad_enabled": return self
     def __exit__(self, *exc):
         global _grad_enabled
         _grad_enabled = self.prev
@@ -167,24 +169,24 @@ class Function:
         "torch 2's other style: a `forward` without `ctx`, then `setup_context` saves what backward needs."
         raise NotImplementedError
 
-    def save_for_backward(self, *tensors):
+    def save_for_backward(self, *tensors: Any) -> None:
         "Keep values for backward (arrays, or Tensors in a torch-style Function); freed by `backward` unless `retain_graph=True`."
         if self._arrays: self._saved = tensors
         else: self._saved, self._saved_t = tuple(t._data if isinstance(t, Tensor) else t for t in tensors), tensors
     @property
-    def saved_tensors(self):
+    def saved_tensors(self) -> tuple:
         "What `save_for_backward` kept (torch's error once `backward` has freed it)."
         if self._saved is None: raise RuntimeError(_FREED)
         return self._saved if self._arrays else self._saved_t
-    def mark_non_differentiable(self, *tensors):
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
         "Outputs of a torch-style `forward` that get no gradient (indices, masks), like torch's."
         self._nondiff = {id(t) for t in tensors}
-    def set_materialize_grads(self, value):
+    def set_materialize_grads(self, value: bool) -> None:
         "Should `backward` get zeros (True, the default) or None for outputs that received no gradient? Like torch's."
         self._materialize = bool(value)
 
     @classmethod
-    def apply(cls, *args):
+    def apply(cls, *args: Any) -> Any:
         "Run forward on `args` (Tensors or Python values); record the graph if grad mode is on and an input requires grad."
         if not cls._arrays: return _apply_tensors(cls, args)
         ctx = cls()
@@ -209,12 +211,12 @@ class Function:
             return t
         return _make(out)
 
-    def name(self): return f"{type(self).__name__}Backward0" if self._arrays else f"{type(self).__name__}Backward"
+    def name(self) -> str: return f"{type(self).__name__}Backward0" if self._arrays else f"{type(self).__name__}Backward"
     def __repr__(self):
         where = "" if self._arrays else "course_lib.autograd.function."   # torch's spelling for a custom Function's node
         return f"<{where}{self.name()} object at {id(self):#x}>"
     @property
-    def next_functions(self):
+    def next_functions(self) -> tuple:
         "The nodes feeding this one, like torch's: (grad_fn or AccumulateGrad or None, 0) per tensor or number input."
         return tuple(((f or AccumulateGrad(t)) if need else None, 0)
                      for t, f, need in zip(self.inputs, self.input_fns, self.needs_input_grad) if _is_operand(t))
@@ -254,7 +256,7 @@ def _node_backward(fn, g):
              for i, o in enumerate(fn._others)]
     with no_grad(): return cls.backward(fn, *grads)
 
-def once_differentiable(fn):
+def once_differentiable(fn: Callable) -> Callable:
     "Decorator for a torch-style `backward` that is not itself differentiable, like torch's (ours never records backward anyway)."
     @functools.wraps(fn)
     def wrapper(ctx, *args):
@@ -283,8 +285,8 @@ def _is_operand(x):
 
 class AccumulateGrad:
     "The node at a leaf, where gradients accumulate into `.grad` (torch shows it in `next_functions`)."
-    def __init__(self, variable): self.variable = variable
-    def name(self): return "torch::autograd::AccumulateGrad"
+    def __init__(self, variable: Tensor): self.variable = variable
+    def name(self) -> str: return "torch::autograd::AccumulateGrad"
     def __repr__(self): return f"<AccumulateGrad object at {id(self):#x}>"
 
 def _owner(a):
@@ -436,15 +438,30 @@ def _walk(roots, seeds, retain_graph, wanted=None):
 _NO_HIGHER = ("create_graph=True (higher-order gradients) is not supported by course_lib: its backward functions compute "
               "with arrays, so the gradient they produce has no graph of its own")
 
+def _backward_into(roots, seeds, retain_graph, inputs):
+    "The walk of `backward`: into every leaf's `.grad`, or, given `inputs` (torch's `inputs=`), only into theirs, leaves or not."
+    if inputs is None: return _walk(roots, seeds, retain_graph)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not ins: raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    for t in ins:
+        if not t._requires_grad: raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")  # torch's words
+    found = _walk(roots, seeds, retain_graph, wanted={t.grad_fn or t for t in ins})
+    for t in ins:
+        g = found.get(t.grad_fn or t)
+        if g is not None: _accumulate(t, g, copy=True)
+
 @tensor_method("backward")
-def _backward(self, gradient=None, retain_graph=None, create_graph=False):
-    """Accumulate d(self)/d(leaf) into every leaf's `.grad`, like `torch.Tensor.backward`.
-    `gradient`: d(loss)/d(self), needed when `self` is not a scalar. `retain_graph`: keep the saved values so
-    that the graph can be walked again (by default they are freed)."""
+def _backward(self,
+              gradient: Tensor | None = None,    # d(loss)/d(self), same shape as self; needed unless self has one element
+              retain_graph: bool | None = None,  # keep the saved values, to walk the graph again (default: they are freed)
+              create_graph: bool = False,        # record the backward pass too (higher-order gradients): not supported here
+              inputs: Tensor | Sequence[Tensor] | None = None,   # accumulate only into their `.grad` (default: every leaf's)
+              ) -> None:
+    "Accumulate d(self)/d(leaf) into every leaf's `.grad`, like `torch.Tensor.backward`."
     if create_graph: raise NotImplementedError(_NO_HIGHER)
     if not self._requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    _walk([self], [_seed_grad(self, gradient)], retain_graph)
+    _backward_into([self], [_seed_grad(self, gradient)], retain_graph, inputs)
 
 
 # %% ../nbs/03_autograd.ipynb #9a26a3b3
@@ -540,8 +557,35 @@ class CopySlices(Function):
     def name(self): return "CopySlices"
 
 # %% ../nbs/03_autograd.ipynb #150e4e9d
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         is_grads_batched=False, materialize_grads=False):
+def backward(tensors: Tensor | Sequence[Tensor],
+             grad_tensors: Tensor | Sequence[Tensor | None] | None = None,   # d(loss)/d(each tensor); None for one element
+             retain_graph: bool | None = None,      # keep the saved values, to walk the graph again (default: freed)
+             create_graph: bool = False,            # higher-order gradients: not supported here
+             grad_variables: Tensor | Sequence[Tensor | None] | None = None,   # grad_tensors' old name (deprecated)
+             inputs: Tensor | Sequence[Tensor] | None = None,   # accumulate only into these tensors' `.grad`
+             ) -> None:
+    "Accumulate the gradients of `tensors` into the leaves' `.grad` (or only into those of `inputs`), like `torch.autograd.backward`."
+    if create_graph: raise NotImplementedError(_NO_HIGHER)
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError("'grad_tensors' and 'grad_variables' (deprecated) arguments both passed to backward(). "
+                               "Please only use 'grad_tensors'.")
+        grad_tensors = grad_variables
+    outs = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    gs = [None] * len(outs) if grad_tensors is None else [grad_tensors] if isinstance(grad_tensors, Tensor) else list(grad_tensors)
+    if len(gs) != len(outs): raise RuntimeError(f"got {len(outs)} tensors and {len(gs)} gradients")
+    for i, o in enumerate(outs):
+        if not o._requires_grad: raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    _backward_into(outs, [_seed_grad(o, g) for o, g in zip(outs, gs)], retain_graph, inputs)
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,   # d(loss)/d(each output); None for one element
+         retain_graph: bool | None = None,   # keep the saved values, to walk the graph again (default: freed)
+         create_graph: bool = False,         # higher-order gradients: not supported here
+         allow_unused: bool | None = None,   # None for an input the outputs don't depend on, instead of an error
+         is_grads_batched: bool = False,     # grad_outputs' first dimension a batch of vectors: not supported here
+         materialize_grads: bool = False,    # zeros instead of None for unused inputs (implies allow_unused)
+         ) -> tuple[Tensor | None, ...]:
     "The gradients of `outputs` with respect to each of `inputs`, returned (no `.grad` is touched), like `torch.autograd.grad`."
     if create_graph: raise NotImplementedError(_NO_HIGHER)
     if is_grads_batched: raise NotImplementedError("is_grads_batched=True is not supported by course_lib")
@@ -569,12 +613,12 @@ class _RemovableHandle:
     def __init__(self, t):
         self._tid, self.id = id(t), _RemovableHandle._next
         _RemovableHandle._next += 1
-    def remove(self): _hooks.get(self._tid, {}).pop(self.id, None)
+    def remove(self) -> None: _hooks.get(self._tid, {}).pop(self.id, None)
     def __enter__(self): return self
     def __exit__(self, *exc): self.remove()
 
 @tensor_method("register_hook")
-def _register_hook(self, hook):
+def _register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _RemovableHandle:
     "Call `hook(grad)` when this tensor's gradient is computed (a returned tensor replaces it), like `torch.Tensor.register_hook`."
     if not self._requires_grad: raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     h = _RemovableHandle(self)
@@ -587,7 +631,10 @@ def _register_hook(self, hook):
 class functional:
     "The function of `torch.autograd.functional` that tutorials use: `jacobian`."
     @staticmethod
-    def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+    def jacobian(func: Callable[..., Tensor | tuple[Tensor, ...]], inputs: Tensor | tuple[Tensor, ...],
+                 create_graph: bool = False,       # higher-order gradients: not supported here
+                 strict: bool = False, vectorize: bool = False, strategy: str = "reverse-mode",   # torch's; ignored here
+                 ) -> Tensor | tuple:
         "Every ∂ output_i / ∂ input_j of `func(*inputs)`, shaped output.shape + input.shape, like `torch.autograd.functional.jacobian`."
         if create_graph: raise NotImplementedError(_NO_HIGHER)
         one_in = isinstance(inputs, Tensor)
