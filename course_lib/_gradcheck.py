@@ -6,6 +6,7 @@
 __all__ = ['numerical_jacobian', 'analytical_jacobian', 'GradcheckError', 'gradcheck']
 
 # %% ../nbs/06_gradcheck.ipynb #5520b8a6
+from collections.abc import Callable, Sequence
 import numpy as np
 from ._tensor import Tensor, _make
 from ._device import _move, _xp
@@ -28,7 +29,9 @@ def _evaluate(func, inputs):
     with no_grad(): outs = _differentiable(func(*inputs))
     return [_move(o._data, "cpu").astype(np.float64).reshape(-1) for o in outs]
 
-def numerical_jacobian(func, inputs, eps=1e-6):
+def numerical_jacobian(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Sequence[Tensor],
+                       eps: float = 1e-6,   # the step of the central difference
+                       ) -> list[list[np.ndarray]]:
     "J[i][k]: the (output k numel, input numel) Jacobian of output k w.r.t. the i-th input that requires grad, by central differences."
     inputs = _tuple(inputs)
     sizes = [o.size for o in _evaluate(func, inputs)]
@@ -47,7 +50,8 @@ def numerical_jacobian(func, inputs, eps=1e-6):
     return jac
 
 # %% ../nbs/06_gradcheck.ipynb #1f6fb94d
-def analytical_jacobian(func, inputs):
+def analytical_jacobian(func: Callable[..., Tensor | Sequence[Tensor]],
+                        inputs: Tensor | Sequence[Tensor]) -> list[list[np.ndarray]]:
     "J[i][k]: the Jacobian of output k w.r.t. the i-th input that requires grad, as `backward` computes it (one pass per output element)."
     inputs = _tuple(inputs)
     idx = _needs_grad(inputs)
@@ -129,12 +133,17 @@ def _fast_check(func, xs, idx, eps, atol, rtol):
     return None
 
 # %% ../nbs/06_gradcheck.ipynb #04fe7ec9
-def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=None):
+def gradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Sequence[Tensor],
+              eps: float = 1e-6,              # the step of the central differences
+              atol: float = 1e-5,             # an element passes if |analytical - numerical| <= atol + rtol * |numerical|
+              rtol: float = 1e-3,             # the relative tolerance in that test
+              raise_exception: bool = True,   # raise GradcheckError on a mismatch (False: return False)
+              fast_mode: bool | None = None,  # True: random projections v^T J u; False: full Jacobians; None: full if <= 4096 entries
+              ) -> bool:
     """Check the gradients `backward` computes for `func(*inputs)` against central finite differences, like `torch.autograd.gradcheck`.
 
     Runs on float64 copies of the inputs that require grad. Returns True; on a mismatch raises `GradcheckError` naming the input,
-    the output and the worst element (or returns False when `raise_exception=False`). `fast_mode`: True compares random
-    projections v^T J u, False the full Jacobians, None picks full when they have at most 4096 entries."""
+    the output and the worst element (or returns False when `raise_exception=False`)."""
     inputs = _tuple(inputs)
     idx = _needs_grad(inputs)
     if not idx:

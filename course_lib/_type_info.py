@@ -6,12 +6,12 @@ __all__ = ['finfo', 'iinfo']
 # %% ../nbs/06_gradcheck.ipynb #1b811116
 # finfo and iinfo: the limits of a dtype, like torch's
 import numpy as np
-from ._dtype import get_default_dtype, _as_dtype, _bool
+from ._dtype import dtype, get_default_dtype, _as_dtype, _bool
 
 # %% ../nbs/06_gradcheck.ipynb #ac920a24
 class finfo:
     "The limits of a floating-point dtype (default: the default dtype), like `torch.finfo`."
-    def __init__(self, type=None):
+    def __init__(self, type: dtype | None = None):
         d = get_default_dtype() if type is None else _as_dtype(type)
         if not d.is_floating_point:
             raise TypeError("course_lib.finfo() requires a floating point input type. Use course_lib.iinfo to handle 'course_lib.finfo'")
@@ -20,21 +20,21 @@ class finfo:
         self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
         self.resolution = 10.0 ** -int(f.precision)      # in double, as torch computes it
         self.tiny = self.smallest_normal = float(f.smallest_normal)
-    def __eq__(self, other): return isinstance(other, finfo) and self.dtype == other.dtype
-    def __hash__(self): return hash(self.dtype)
-    def __repr__(self):
+    def __eq__(self, other: object) -> bool: return isinstance(other, finfo) and self.dtype == other.dtype
+    def __hash__(self) -> int: return hash(self.dtype)
+    def __repr__(self) -> str:
         return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
                 f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
 
 class iinfo:
     "The limits of an integer dtype, like `torch.iinfo`."
-    def __init__(self, type):
+    def __init__(self, type: dtype):
         d = _as_dtype(type)
         if d is _bool: raise TypeError("course_lib.bool is not supported by course_lib.iinfo")
         if d.is_floating_point:
             raise TypeError("course_lib.iinfo() requires an integer input type. Use course_lib.finfo to handle 'course_lib.iinfo'")
         i = np.iinfo(d.np)
         self.bits, self.dtype, self.min, self.max = int(i.bits), d.name, int(i.min), int(i.max)
-    def __eq__(self, other): return isinstance(other, iinfo) and self.dtype == other.dtype
-    def __hash__(self): return hash(self.dtype)
-    def __repr__(self): return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+    def __eq__(self, other: object) -> bool: return isinstance(other, iinfo) and self.dtype == other.dtype
+    def __hash__(self) -> int: return hash(self.dtype)
+    def __repr__(self) -> str: return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
