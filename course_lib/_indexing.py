@@ -7,6 +7,7 @@ __all__ = ['Slice', 'Index', 'IndexPut', 'Gather', 'gather', 'nonzero', 'masked_
 
 # %% ../nbs/04_ops.ipynb #5c3ae7aa
 import builtins
+from types import EllipsisType
 import numpy as np
 from ._tensor import Tensor, _make, _wrap_dim, tensor_method
 from ._device import _xp, _move
@@ -17,6 +18,7 @@ from ._broadcasting import unbroadcast, _expanded_shape
 from ._shape import _ViewFunction
 from ._pointwise import where
 from ._reduction import _along
+from .types import Number
 
 # %% ../nbs/04_ops.ipynb #0d74ce9c
 def _has_int_array(key):
@@ -84,7 +86,7 @@ def _index_message(msg, ndim):
     return msg.replace("arrays", "tensors").replace("array", "tensor").replace("axis", "dimension")
 
 @tensor_method("__getitem__")
-def _getitem(self, key):
+def _getitem(self, key: int | slice | EllipsisType | Tensor | list | tuple | None) -> Tensor:
     "`self[key]`: ints, slices, None, ... (a view), integer tensors/lists (repeats accumulate in backward) and boolean masks."
     basic = _basic(key)
     try:
@@ -144,7 +146,7 @@ class Gather(Function):
         return gx, None, None
 
 @tensor_method()
-def gather(input, dim, index):
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     "out[i][j] = input[i][index[i][j]] for dim=1 (and likewise for other dims), like `torch.gather`."
     if index._data.dtype != np.int64: raise RuntimeError("gather(): Expected dtype int64 for index")
     if index.ndim != input.ndim: raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -157,7 +159,7 @@ def gather(input, dim, index):
 
 # %% ../nbs/04_ops.ipynb #08adab0a
 @tensor_method()
-def nonzero(input, *, as_tuple=False):
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     "Indices of the non-zero elements, like `torch.nonzero`: an (n, ndim) int64 tensor, or a tuple of 1-D tensors with `as_tuple=True`."
     a = input._data
     if a.ndim == 0:   # torch reads a 0-d tensor as one element, with zero dimensions to index
@@ -178,7 +180,7 @@ def _check_mask(input, mask, value):
                            f"{value.ndim} dimension(s).")
 
 @tensor_method()
-def masked_fill(input, mask, value):
+def masked_fill(input: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
     "`input` with `value` where `mask` is True (the dtype stays input's), like `torch.Tensor.masked_fill`."
     _check_mask(input, mask, value)
     if not isinstance(value, Tensor): value = _make(_xp(input._data).asarray(value, dtype=input._data.dtype))
@@ -186,7 +188,7 @@ def masked_fill(input, mask, value):
     return where(mask, value, input)
 
 @tensor_method("masked_fill_")
-def _masked_fill_(self, mask, value):
+def _masked_fill_(self, mask: Tensor, value: Tensor | Number) -> Tensor:
     "`masked_fill`, in place."
     _check_writable(self)
     _check_mask(self, mask, value)
@@ -219,7 +221,7 @@ class IndexSelect(Function):
         return gx, None, None
 
 @tensor_method()
-def index_select(input, dim, index):
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     "The entries `index` (a 1-D integer tensor) along `dim`, like `torch.index_select`."
     idx = _index_arg(index, "index_select")
     if idx.ndim > 1: raise IndexError("index_select(): Index is supposed to be a vector")
@@ -231,7 +233,7 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, d, idx.reshape(-1))
 
 @tensor_method()
-def masked_select(input, mask):
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     "The elements where `mask` is True, as a 1-D tensor (input and mask broadcast together), like `torch.masked_select`."
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise RuntimeError(f"masked_select: expected BoolTensor for mask")
@@ -239,7 +241,7 @@ def masked_select(input, mask):
     return input.expand(shape)[mask.expand(shape)]
 
 @tensor_method()
-def argwhere(input):
+def argwhere(input: Tensor) -> Tensor:
     "The indices of the non-zero elements, an (n, ndim) tensor, like `torch.argwhere` (the same as `nonzero`)."
     return nonzero(input)
 
@@ -293,7 +295,11 @@ class ScatterAdd(Function):
         return g, None, None, gs
 
 @tensor_method()
-def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+def scatter(input: Tensor, dim: int, index: Tensor,
+            src: Tensor | Number | None = None,   # what to write: a tensor (read at index's positions) or a number
+            value: Number | None = None,          # torch's name for a number to write, instead of `src`
+            *, reduce: str | None = None,         # torch's 'add'/'multiply': not supported here (use scatter_add)
+            ) -> Tensor:
     "A copy of `input` with `src` (a tensor, or a number `value`) written at `index` along `dim`, like `torch.scatter`."
     if reduce is not None: raise NotImplementedError("scatter(reduce=...) is not supported by course_lib; use scatter_add")
     if src is None: src = value
@@ -306,7 +312,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return Scatter.apply(input, d, idx, src)
 
 @tensor_method()
-def scatter_add(input, dim, index, src):
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     "A copy of `input` with `src` added at `index` along `dim` (repeated indices add up), like `torch.scatter_add`."
     d = _wrap_dim(dim, input.ndim)
     idx = _check_index(input, d, index, src, "scatter_add")
@@ -329,7 +335,7 @@ class IndexAdd(Function):
         return g, None, None, gs, None
 
 @tensor_method()
-def index_add(input, dim, index, source, *, alpha=1):
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     "A copy of `input` with `alpha * source` added at entries `index` along `dim`, like `torch.index_add`."
     d = _wrap_dim(dim, input.ndim)
     idx = _index_arg(index, "index_add")
@@ -352,22 +358,23 @@ class _Call:
     def __call__(self, t): return self.fn(t, *self.args, **self.kw)
 
 @tensor_method("scatter_")
-def _scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+def _scatter_(self, dim: int, index: Tensor, src: Tensor | Number | None = None, value: Number | None = None, *,
+              reduce: str | None = None) -> Tensor:
     "`scatter`, in place."
     return _write_inplace(self, _Call(scatter, dim, index, src, value, reduce=reduce))
 
 @tensor_method("scatter_add_")
-def _scatter_add_(self, dim, index, src):
+def _scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     "`scatter_add`, in place."
     return _write_inplace(self, _Call(scatter_add, dim, index, src))
 
 @tensor_method("index_add_")
-def _index_add_(self, dim, index, source, *, alpha=1):
+def _index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     "`index_add`, in place."
     return _write_inplace(self, _Call(index_add, dim, index, source, alpha=alpha))
 
 @tensor_method()
-def take_along_dim(input, indices, dim=None):
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     "input's entries at `indices` along `dim` (input and indices broadcast, except along `dim`), like `torch.take_along_dim`."
     if dim is None: return gather(input.reshape(-1), 0, indices.reshape(-1))
     d = _wrap_dim(dim, input.ndim)
@@ -378,7 +385,11 @@ def take_along_dim(input, indices, dim=None):
     i = indices.expand(common[:d] + [indices.shape[d]] + common[d + 1:])
     return gather(a, d, i)
 @tensor_method()
-def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+def repeat_interleave(input: Tensor,
+                      repeats: Tensor | int | None = None,   # an int, or a count per element; None: `input` is the counts
+                      dim: int | None = None, *,
+                      output_size: int | None = None,        # the result's length along `dim`, when known (unused here)
+                      ) -> Tensor:
     "Repeat each element `repeats` times (an int, or one count per element) along `dim` (of the flattened tensor when None), like `torch.repeat_interleave`."
     if repeats is None: input, repeats = _make(_xp(input._data).arange(input.numel())), input   # repeat_interleave(counts)
     if dim is None: input, dim = input.flatten(), 0

@@ -11,6 +11,7 @@ from .autograd import Function
 from ._broadcasting import broadcast_shapes, unbroadcast
 from ._arithmetic import _out
 from ._shape import transpose, _expand, unsqueeze
+from .types import Number
 
 # %% ../nbs/04_ops.ipynb #be75dec3
 def _product_like(x, left, right):
@@ -69,7 +70,7 @@ def _check_matmul(input, other):
 
 # %% ../nbs/04_ops.ipynb #0a59c296
 @tensor_method("matmul", "__matmul__")
-def matmul(input, other, *, out=None):
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     "Matrix product with NumPy's rules for 1-D and batched operands, like `torch.matmul` (the `@` operator; `out=`: write the result there)."
     _check_matmul(input, other)
     try: return _out((Mm if input.ndim == 2 and other.ndim == 2 else MatMul).apply(input, other), out, "matmul")
@@ -90,13 +91,13 @@ def _require_ndim(t, n, message):
     if t.ndim != n: raise RuntimeError(message)
 
 @tensor_method()
-def mm(input, mat2):
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     "The product of two matrices, like `torch.mm`."
     _require_ndim(input, 2, "self must be a matrix"); _require_ndim(mat2, 2, "mat2 must be a matrix")
     return matmul(input, mat2)
 
 @tensor_method()
-def mv(input, vec):
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     "The product of a matrix and a vector, like `torch.mv`."
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
@@ -106,7 +107,7 @@ def mv(input, vec):
     return Mv.apply(input, vec)
 
 @tensor_method()
-def dot(input, tensor):
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     "The dot product of two vectors of one dtype, like `torch.dot`."
     if input.ndim != 1 or tensor.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
@@ -117,7 +118,7 @@ def dot(input, tensor):
     return Dot.apply(input, tensor)
 
 @tensor_method()
-def bmm(input, mat2):
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     "Batched matrix product of `(b, n, m)` and `(b, m, p)`, like `torch.bmm`."
     _require_ndim(input, 3, "batch1 must be a 3D tensor"); _require_ndim(mat2, 3, "batch2 must be a 3D tensor")
     (b, n, m), (b2, m2, p) = input.shape, mat2.shape
@@ -127,7 +128,7 @@ def bmm(input, mat2):
     return Bmm.apply(input, mat2)
 
 @tensor_method()
-def outer(input, vec2):
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
     "The outer product `input[i] * vec2[j]` of two vectors, like `torch.outer`."
     for name, v in (("self", input), ("vec2", vec2)):
         _require_ndim(v, 1, f"outer: Expected 1-D argument {name}, but got {getattr(v, 'ndim', 0)}-D")
@@ -163,7 +164,10 @@ def _one_node(input, mat1, mat2):
             and input._data.__class__ is mat1._data.__class__ is mat2._data.__class__)
 
 @tensor_method()
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *,
+          beta: Number = 1,    # the factor of `input`
+          alpha: Number = 1,   # the factor of `mat1 @ mat2`
+          ) -> Tensor:
     "`beta * input + alpha * (mat1 @ mat2)` for matrices `mat1` and `mat2`, like `torch.addmm`."
     _check_addmm(input, mat1, mat2)
     if beta == 1 and alpha == 1 and _one_node(input, mat1, mat2): return Addmm.apply(mat1, transpose(mat2, 0, 1), input)
@@ -173,6 +177,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 # %% ../nbs/04_ops.ipynb #701d480a
 import builtins, string
+from collections.abc import Sequence
 
 def _einsum_spec(equation, ndims):
     "Parse 'ij,jk->ik' (with '...' and an implied output) into one letter list per operand and one for the output."
@@ -230,7 +235,9 @@ def _sublists(*args):
     eq = ",".join("".join(letter(k) for k in s) for s in subs)
     return (eq + ("->" + "".join(letter(k) for k in out) if out is not None else "")), tuple(ops)
 
-def einsum(equation, *operands):
+def einsum(equation: str | Tensor,        # 'ij,jk->ik', or the first operand of the form einsum(a, [0, 1], b, [1, 2])
+           *operands: Tensor | Sequence,  # the tensors (or one list of them); in that form, each one's dims as ints
+           ) -> Tensor:
     "Sums of products of `operands` named by an equation such as 'ij,jk->ik' (or 'bij,bjk->bik', 'i,i->', '...ij->...ji'), like `torch.einsum`."
     if not isinstance(equation, str): equation, operands = _sublists(equation, *operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)): operands = tuple(operands[0])

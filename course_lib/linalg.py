@@ -9,12 +9,19 @@ import math
 from ._reduction import _vector_norm, amax, amin
 from ._reduction import sum as _sum
 from ._shape import cross as _cross
+from ._tensor import Tensor
+from ._dtype import dtype
+from .types import _size
 
-def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+def vector_norm(x: Tensor,
+                ord: float = 2,   # the p of the p-norm; inf: the largest abs, -inf: the smallest, 0: the count of non-zeros
+                dim: int | _size | None = None, keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "The vector `ord`-norm of `x` over `dim` (all elements when None), like `torch.linalg.vector_norm`."
     return _vector_norm(x, ord, dim, keepdim, dtype, "linalg.vector_norm")
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+def matrix_norm(A: Tensor,
+                ord: float | str = "fro",   # 'fro' (Frobenius); 1, -1: max, min column sum; inf, -inf: max, min row sum
+                dim: _size = (-2, -1), keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "The matrix norm over the two dimensions `dim`: 'fro', or the max/min column (ord ±1) or row (ord ±inf) sum, like `torch.linalg.matrix_norm`."
     if ord == "fro": return _vector_norm(A, 2, dim, keepdim, dtype, "linalg.matrix_norm")
     if ord in (1, -1, math.inf, -math.inf):
@@ -25,7 +32,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         return out if keepdim else out.squeeze(dim)
     raise NotImplementedError(f"linalg.matrix_norm(ord={ord!r}) needs singular values, which course_lib does not compute")
 
-def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+def norm(A: Tensor,
+         ord: float | str | None = None,   # None: the 2-norm of all elements; else vector_norm's or matrix_norm's ord
+         dim: int | _size | None = None, keepdim: bool = False, *, dtype: dtype | None = None) -> Tensor:
     "A vector or matrix norm, like `torch.linalg.norm`: the 2-norm of all elements by default; a matrix norm when `dim` is a pair or `ord` is a string."
     if isinstance(dim, int): dim = (dim,)
     if ord is None: return _vector_norm(A, 2, dim, keepdim, dtype, "linalg.vector_norm")
@@ -35,7 +44,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     if len(dim) == 2: return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
     return _vector_norm(A, ord, dim, keepdim, dtype, "linalg.vector_norm")
 
-def cross(input, other, *, dim=-1):
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     "The cross product of 3-vectors along `dim` (default: the last), like `torch.linalg.cross`."
     return _cross(input, other, dim)
 
