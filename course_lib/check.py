@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['EXERCISES', 'CHAPTER_EXERCISES', 'build_unbroadcast', 'build_topo_order', 'build_backward', 'build_apply',
-           'build_linear', 'build_sgd_step', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbytes',
-           'broadcast_shape', 'unbroadcast', 'mul_backward', 'sigmoid_backward', 'tanh_function', 'topo_order',
-           'div_backward', 'promote', 'sgd_update_', 'matmul_backward', 'mean_backward', 'softmax', 'softmax_backward',
-           'index_backward', 'log_softmax', 'cross_entropy', 'cross_entropy_backward', 'linear', 'numerical_grad',
-           'jacobian', 'my_gradcheck', 'count_parameters', 'init_linear_', 'dropout', 'sgd_momentum_step', 'adam_step',
-           'rmsprop', 'batch_indices', 'accuracy', 'train_step', 'apply_to_tensors', 'check_same_device',
-           'matmul_flops', 'softplus_function', 'conv2d_loops', 'col2im', 'max_pool_backward', 'conv_output_shape',
-           'confusion_matrix', 'evaluate', 'batch_norm_forward', 'batch_norm_backward', 'running_stats', 'count_nodes',
-           'top_own_time', 'smallest_batch', 'use', 'by_hand']
+           'build_linear', 'build_sgd_step', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbytes', 'infer_dtype',
+           'arange_length', 'broadcast_shape', 'unbroadcast', 'mul_backward', 'sigmoid_backward', 'tanh_function',
+           'topo_order', 'div_backward', 'promote', 'sgd_update_', 'matmul_backward', 'mean_backward', 'softmax',
+           'softmax_backward', 'index_backward', 'log_softmax', 'cross_entropy', 'cross_entropy_backward', 'linear',
+           'numerical_grad', 'jacobian', 'my_gradcheck', 'count_parameters', 'init_linear_', 'dropout',
+           'sgd_momentum_step', 'adam_step', 'rmsprop', 'batch_indices', 'accuracy', 'train_step', 'apply_to_tensors',
+           'check_same_device', 'matmul_flops', 'softplus_function', 'conv2d_loops', 'col2im', 'max_pool_backward',
+           'conv_output_shape', 'confusion_matrix', 'evaluate', 'batch_norm_forward', 'batch_norm_backward',
+           'running_stats', 'count_nodes', 'top_own_time', 'smallest_batch', 'use', 'by_hand']
 
 # %% ../nbs/12_exercises.ipynb #de0ba3dd
 import functools, inspect, math, operator, textwrap, types, warnings
@@ -25,6 +25,8 @@ import course_lib as cl
 # (number, chapter notebook, title, checker name): the single list the index below, `exercises()` and the tests use.
 EXERCISES = [
     ("1.1", "01_tensor", "How many bytes?", "tensor_nbytes"),
+    ("1.2", "01_tensor", "The dtype of data", "infer_dtype"),
+    ("1.3", "01_tensor", "How long is an arange?", "arange_length"),
     ("2.1", "02_broadcasting", "The broadcast shape", "broadcast_shape"),
     ("2.2", "02_broadcasting", "`unbroadcast`", "unbroadcast"),
     ("2.3", "02_broadcasting", "Multiplication's backward, with broadcasting", "mul_backward"),
@@ -354,6 +356,35 @@ def _grads(op, *arrays, grad=None): return _forward_backward(op, *arrays, grad=g
 def tensor_nbytes(fn):
     "Check exercise 1.1, `fn(shape, dtype)`: the bytes taken by the elements of a tensor of that shape and course_lib dtype."
 
+def _same_dtype(c, got, expected, **_):
+    if getattr(got, "name", None) == expected.name: return True
+    return c.fail(expected, got, None if isinstance(got, cl.dtype) else "return a course_lib dtype such as cl.float32.", "dtype")
+
+def _data_cases(rng):
+    for data in [5, 5.0, True, [1, 2], [1, 2.0], [[True, False]], [True, 1], [[1], [2.5]], [[1, 2], [3, 4]],
+                 [False, 2.0], [], [[[7]]], [[0.5, 1], [2, 3]], (1, 2.5)]:
+        yield {"data": data}
+
+@_checks(_data_cases, lambda data: cl.tensor(data).dtype, judge=_same_dtype,
+    hints=("Which kinds of Python number appear anywhere in the (nested) data, and which kind wins?",
+           "Walk every number of the nested lists and tuples: only bools give bool, ints (with or without bools) give "
+           "int64, and any float gives the default dtype. And an empty list?",
+           "bool < int64 < the default float dtype (`cl.get_default_dtype()`, float32 unless changed), not NumPy's float64; "
+           "`[]` holds no number at all and gets the default float too."))
+def infer_dtype(fn):
+    "Check exercise 1.2, `fn(data)`: the course_lib dtype that `cl.tensor(data)` gives nested Python numbers."
+
+@_checks(cases=lambda rng: ({"start": s, "end": e, "step": st} for s, e, st in
+                            [(0, 10, 1), (0, 10, 3), (5, 0, -1), (0, 1, 0.1), (1.5, 4, 0.5), (-2.5, 2.5, 0.7), (10, 10, 1),
+                             (0, 1, 0.3), (3, -4, -2), (0, 100, 7)]),
+    reference=lambda start, end, step: len(cl.arange(start, end, step)), judge=_equal_to("length"),
+    hints=("`end` is never included: how many steps of `step` fit between `start` and `end`?",
+           "The values are start, start + step, start + 2·step, ... while they are below `end` (above it, for a negative "
+           "step). Count them for arange(0, 10, 3).",
+           "math.ceil((end - start) / step): a partial step still starts one more element."))
+def arange_length(fn):
+    "Check exercise 1.3, `fn(start, end, step)`: the number of elements of `cl.arange(start, end, step)`, without making it."
+
 # %% ../nbs/12_exercises.ipynb #b00e5003
 _SHAPE_PAIRS = [((2, 3), (3,)), ((2, 3), (2, 1)), ((2, 3), (4,)), ((4, 1, 5), (3, 1)), ((2, 3), ()), ((), ()), ((1,), (5,)),
                 ((5, 1, 1), (1, 4, 1)), ((3,), (2, 1)), ((1, 2, 3), (4, 1, 1, 1)), ((0,), (1,)), ((3, 1), (1, 0)), ((2, 3), (2,)),
@@ -506,10 +537,6 @@ def div_backward(fn):
 
 # %% ../nbs/12_exercises.ipynb #9649e373
 _DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
-
-def _same_dtype(c, got, expected, **_):
-    if getattr(got, "name", None) == expected.name: return True
-    return c.fail(expected, got, None if isinstance(got, cl.dtype) else "return a course_lib dtype such as cl.float32.", "dtype")
 
 @_checks(cases=lambda rng: ({"a": getattr(cl, a), "b": getattr(cl, b)} for a in _DTYPES for b in _DTYPES),
     reference=lambda a, b: cl.promote_types(a, b), judge=_same_dtype,

@@ -27,6 +27,27 @@ def promote(a, b):
 def sgd_update_(w, lr):
     with cl.no_grad(): w.sub_(w.grad, alpha=lr)
 
+def _numbers(d):
+    if isinstance(d, (list, tuple)):
+        for x in d: yield from _numbers(x)
+    else: yield d
+
+def infer_dtype(data):
+    xs = list(_numbers(data))
+    if xs and all(isinstance(x, bool) for x in xs): return cl.bool
+    if xs and all(isinstance(x, int) for x in xs): return cl.int64
+    return cl.get_default_dtype()
+
+def _infer_like_numpy(data):   # NumPy's default float is float64
+    from course_lib._dtype import _NP2DT
+    return _NP2DT[np.asarray(data).dtype]
+
+def _infer_first_only(data):   # looks at the first number only
+    while isinstance(data, (list, tuple)) and data: data = data[0]
+    return cl.bool if isinstance(data, bool) else cl.int64 if isinstance(data, int) else cl.float32
+
+def arange_length(start, end, step): return math.ceil((end - start) / step)
+
 # ---------------------------------------------------------------- chapter 2
 def _sig(x): return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
@@ -409,7 +430,8 @@ def _stats_replaces(running_mean, running_var, x, momentum): return running_stat
 
 
 SOLUTIONS = {
-    "tensor_nbytes": tensor_nbytes, "promote": promote, "sgd_update_": sgd_update_,
+    "tensor_nbytes": tensor_nbytes, "infer_dtype": infer_dtype, "arange_length": arange_length,
+    "promote": promote, "sgd_update_": sgd_update_,
     "sigmoid_backward": sigmoid_backward, "tanh_function": Tanh, "topo_order": topo_order, "div_backward": div_backward,
     "broadcast_shape": broadcast_shape, "unbroadcast": unbroadcast, "mul_backward": mul_backward,
     "matmul_backward": matmul_backward, "mean_backward": mean_backward, "softmax": softmax,
@@ -559,6 +581,16 @@ def _tanh_fwd(ctx, a):
 
 
 MISTAKES = {
+    "infer_dtype": {
+        "like_numpy": _infer_like_numpy,
+        "first_number_only": _infer_first_only,
+        "empty_is_int": lambda data: cl.int64 if data == [] else infer_dtype(data),
+    },
+    "arange_length": {
+        "rounds_down": lambda start, end, step: math.floor((end - start) / step),
+        "includes_end": lambda start, end, step: int((end - start) / step) + 1,
+        "python_range": lambda start, end, step: len(range(start, end, step)),
+    },
     "tensor_nbytes": {
         "numel_only": lambda shape, dtype: math.prod(shape),
         "assumes_4_bytes": lambda shape, dtype: 4 * math.prod(shape),
