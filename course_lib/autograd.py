@@ -284,8 +284,15 @@ def _is_operand(x):
     return isinstance(x, Tensor) or (isinstance(x, (int, float)) and not isinstance(x, bool))
 
 class AccumulateGrad:
-    "The node at a leaf, where gradients accumulate into `.grad` (torch shows it in `next_functions`)."
-    def __init__(self, variable: Tensor): self.variable = variable
+    "The node at a leaf, where gradients accumulate into `.grad` (torch shows it in `next_functions`): one per leaf."
+    next_functions = ()                      # the graph ends here
+    _nodes = weakref.WeakValueDictionary()   # id(leaf) -> its node, while something holds the node (torch keeps one too)
+    def __new__(cls, variable: Tensor):
+        node = cls._nodes.get(id(variable))
+        if node is None or node.variable is not variable:
+            node = cls._nodes[id(variable)] = super().__new__(cls)
+            node.variable = variable
+        return node
     def name(self) -> str: return "torch::autograd::AccumulateGrad"
     def __repr__(self): return f"<AccumulateGrad object at {id(self):#x}>"
 

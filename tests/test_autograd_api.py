@@ -360,3 +360,54 @@ def test_a_chapter_cell_defining_course_libs_own_op_keeps_the_array_contract():
     assert ns["Sin"]._arrays and ns["Sin"].apply(cl.tensor([0.0], requires_grad=True)).grad_fn.name() == "SinBackward0"
     exec(compile("class Sin(Function):\n    @staticmethod\n    def forward(ctx, x): return x.sin()\n", "<cell>", "exec"), ns)
     assert not ns["Sin"]._arrays                     # the same name with other code: yours, torch's contract
+
+
+# ----------------------------------------------------------------------------------------------------------
+# backward(inputs=...), autograd.backward, and the graph's AccumulateGrad nodes
+# ----------------------------------------------------------------------------------------------------------
+BACKWARDS = {
+    "inputs_one": lambda L, x, y, w: (x * y * w).sum().backward(inputs=[x]),
+    "inputs_tensor": lambda L, x, y, w: (x * y).sum().backward(inputs=y),
+    "inputs_two": lambda L, x, y, w: (x * y + w).sum().backward(inputs=[w, x]),
+    "inputs_accumulate": lambda L, x, y, w: [(x * y).sum().backward(inputs=[x]) for _ in range(2)],
+    "inputs_non_leaf": lambda L, x, y, w: (lambda h: ((h * w).sum().backward(inputs=[h, w]), h.grad)[1])(x * y),
+    "autograd_backward": lambda L, x, y, w: L.autograd.backward((x * y).sum()),
+    "autograd_backward_grad_tensors": lambda L, x, y, w: L.autograd.backward([x * y, w * 2], [L.ones(3) * 2, L.ones(3)]),
+    "autograd_backward_inputs": lambda L, x, y, w: L.autograd.backward([(x * w).sum()], inputs=[w]),
+    "autograd_backward_retain": lambda L, x, y, w: [L.autograd.backward(z, retain_graph=True) for z in [(x.exp() * y).sum()] for _ in range(2)],
+}
+
+
+@pytest.mark.parametrize("name", list(BACKWARDS))
+def test_backward_with_inputs_like_torch(name):
+    "Only the tensors named in `inputs` get a .grad (accumulated), as in torch; autograd.backward is Tensor.backward for many."
+    arrays = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.7, -1.1]), np.array([2.0, 0.1, -0.4])
+    pairs = [paired(a, requires_grad=True) for a in arrays]
+    cs, ts = [p[0] for p in pairs], [p[1] for p in pairs]
+    c, t = BACKWARDS[name](cl, *cs), BACKWARDS[name](torch, *ts)
+    if isinstance(t, torch.Tensor): same(t, c)       # a non-leaf's .grad
+    for a, b in zip(cs, ts): same(b.grad, a.grad)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x: (x * 2).sum().backward(inputs=[]),
+    lambda L, x: (x * 2).sum().backward(inputs=[L.ones(3)]),
+    lambda L, x: L.autograd.backward([(x * 2), (x * 3)], [L.ones(3)]),
+])
+def test_backward_inputs_errors_like_torch(call):
+    with pytest.raises(RuntimeError) as te: call(torch, torch.ones(3, requires_grad=True))
+    with pytest.raises(RuntimeError) as ce: call(cl, cl.ones(3, requires_grad=True))
+    assert str(ce.value) == str(te.value).strip()
+
+
+def test_accumulate_grad_nodes_like_torch():
+    "One AccumulateGrad node per leaf, reached from every op that uses it, with no next_functions of its own."
+    for L in (torch, cl):
+        x, w = L.ones(2, requires_grad=True), L.ones(2, requires_grad=True)
+        add = (x * w + x * w).sum().grad_fn.next_functions[0][0]
+        (m1, _), (m2, _) = add.next_functions
+        assert m1 is not m2
+        acc = m1.next_functions[0][0]
+        assert acc is m2.next_functions[0][0] and acc.variable is x, L.__name__
+        assert acc.next_functions == () and type(acc).__name__ == "AccumulateGrad"
+        assert m1.next_functions[1][0] is not acc                  # w has its own
