@@ -415,11 +415,23 @@ def test_chapter_links(nb_path):
     bad = []
     for i, c in enumerate(nb["cells"]):
         if c["cell_type"] != "markdown": continue
-        for target in re.findall(r"\]\(([^)\s#]+\.ipynb)(?:#[^)\s]*)?\)", src(c)):
+        for target, anchor in re.findall(r"\]\(([^)\s#]+\.ipynb)(?:#([^)\s]*))?\)", src(c)):
             if re.match(r"\w+://", target): continue
             p = (nb_path.parent / target).resolve()
             if not p.exists() and not (p.parent == NBS and p.stem in PLANNED): bad.append((i, target))
-    assert not bad, f"{rel(nb_path)}: links to notebooks that do not exist (cell, target): {bad}"
+            elif anchor and p.exists() and anchor not in heading_ids(p): bad.append((i, f"{target}#{anchor}"))
+    assert not bad, f"{rel(nb_path)}: links to notebooks or sections that do not exist (cell, target): {bad}"
+
+
+def heading_ids(nb_path):
+    "The ids Quarto (pandoc's auto_identifiers) gives a notebook's markdown headings: lower case, punctuation dropped, spaces to '-'."
+    ids = set()
+    for c in load_nb(nb_path)["cells"]:
+        if c["cell_type"] != "markdown": continue
+        for h in re.findall(r"^#+\s+(.*)$", src(c), flags=re.M):
+            words = re.sub(r"[^\w\s.-]", "", h.lower()).split()
+            ids.add(re.sub(r"^[^a-z]+", "", "-".join(words)))
+    return ids
 
 
 # ---------------------------------------------------------------- figures
