@@ -1093,3 +1093,17 @@ def test_at_least_three_exercises_per_chapter():
     assert all(per.get(next((n for n in per if n.startswith(c + "_")), ""), 0) >= 3 for c in chapters), per
     assert sum(per.values()) >= 25
 
+
+
+def test_readme_counts_the_exercises():
+    "The README's exercise counts and chapter range are the course's, so they cannot fall behind a new exercise."
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    every = check._all_exercises()
+    track = [e for e in every if e[1] == "12_exercises"]
+    m = re.search(r"Chapters ([\d–, and]+) end with exercises \((\d+) in all", readme)
+    assert m, "README.md: the sentence 'Chapters ... end with exercises (N in all' is missing"
+    assert int(m[2]) == len(every) - len(track), f"README.md says {m[2]} chapter exercises; the course has {len(every) - len(track)}"
+    chapters = sorted({int(nb[:2]) for _, nb, _, _ in every if nb != "12_exercises"})
+    assert chapters == [*range(1, 12), *range(13, 21)] and m[1] == "1–11 and 13–20", (m[1], chapters)
+    n = re.search(r"build-it-yourself\*\* track \((\d+) exercises, (\d+) in the course\)", readme)
+    assert n and (int(n[1]), int(n[2])) == (len(track), len(every)), (n and n.groups(), len(track), len(every))
