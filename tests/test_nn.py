@@ -1,5 +1,6 @@
 """course_lib.nn against torch.nn: registration, naming, init, forward/backward, state_dict, dropout, errors."""
 import math
+import warnings
 import numpy as np
 import pytest
 import torch
@@ -880,7 +881,11 @@ def test_loss_modules_values_gradients_reprs_and_buffers_match_torch(cls, kw, ki
          "bin": (r.uniform(0, 1, (4, 3)) > 0.5).astype(np.float64)}[kind]
     as_ours = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
     as_theirs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
-    ours, theirs = getattr(nn, cls)(**as_ours), getattr(torch.nn, cls)(**as_theirs)
+    with warnings.catch_warnings(record=True) as w_ours:
+        warnings.simplefilter("always"); ours = getattr(nn, cls)(**as_ours)
+    with warnings.catch_warnings(record=True) as w_theirs:
+        warnings.simplefilter("always"); theirs = getattr(torch.nn, cls)(**as_theirs)
+    assert [str(m.message) for m in w_ours] == [str(m.message) for m in w_theirs]   # size_average's deprecation
     assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
     assert ours.reduction == theirs.reduction
     a, ta = tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -1020,3 +1025,15 @@ def test_gelu_float64_values_and_gradients_match_torch_tightly(approximate):
     np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-14, atol=2e-15)
     out.sum().backward(); tout.sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-14, atol=1e-14)   # tanh: 1 + t and 1 - t*t cancel too
+
+
+@pytest.mark.parametrize("kw", [dict(size_average=False), dict(reduce=False), dict(size_average=True, reduce=True)], ids=str)
+def test_deprecated_size_average_and_reduce_warn_like_torch(kw):
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    with pytest.warns(UserWarning) as ours:
+        out = F.l1_loss(cl.tensor(x), cl.tensor(y), **kw)
+    with pytest.warns(UserWarning) as theirs:
+        tout = torch.nn.functional.l1_loss(torch.tensor(x), torch.tensor(y), **kw)
+    assert [str(m.message) for m in ours] == [str(m.message) for m in theirs]
+    assert ours[0].filename == __file__   # pointed at the caller, not at course_lib's helper
+    np.testing.assert_allclose(out.numpy(), tout.numpy())

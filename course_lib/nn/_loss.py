@@ -39,6 +39,7 @@ def _reduction(size_average, reduce, reduction):
     if size_average is not None or reduce is not None:
         reduce = True if reduce is None else reduce
         reduction = "none" if not reduce else "mean" if (True if size_average is None else size_average) else "sum"
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.", stacklevel=3)
     if reduction not in ("mean", "sum", "none"): raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
 
