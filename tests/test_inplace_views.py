@@ -235,6 +235,13 @@ def relu_at_zero_and_nan(lib):
     return x.grad
 
 
+def relu_nonfinite_upstream(lib):
+    # g = inf or nan where the ReLU was off must give 0 (threshold_backward), not 0 * inf = nan; where it was on, g passes
+    x = lib.tensor([-1., 0., float("nan"), 2., -3., 4.], dtype=lib.float32, requires_grad=True)
+    x.relu().backward(lib.tensor([float("inf"), float("nan"), float("-inf"), float("nan"), 5., float("inf")]))
+    return x.grad.isnan(), x.grad.nan_to_num(nan=7., posinf=8., neginf=9.)   # nan == nan is False: compare them apart
+
+
 def setitem_leaf_refused(lib):
     w = lib.tensor([1., 2.], requires_grad=True)
     w[0] = 5.
@@ -249,7 +256,7 @@ CASES = [accumulate_into_buffer, no_grad_overwrite_then_backward, setitem_rows, 
          expand_add_refused, view_incompatible_stride, unbind_inplace_refused, view_write_updates_base_graph,
          strides_and_offsets, version_counter_shared, no_grad_view_used_after_write,
          masked_fill_keeps_dtype, masked_fill_non_bool_mask, where_python_bool, gather_out_of_bounds,
-         integer_sum_is_int64, clamp_ties_gradient, relu_at_zero_and_nan, setitem_leaf_refused]
+         integer_sum_is_int64, clamp_ties_gradient, relu_at_zero_and_nan, relu_nonfinite_upstream, setitem_leaf_refused]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
