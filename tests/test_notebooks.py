@@ -91,3 +91,11 @@ def test_colab_install_cell_is_silent_elsewhere(path):
     assert first.startswith("#| hide") and 'if "google.colab" in sys.modules' in first, \
         "the first code cell must be the hidden Colab-only install cell"
     assert cells[0]["outputs"] == [], "the Colab install cell must print nothing outside Colab"
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_no_bare_tuples_of_verdicts(path):
+    "A reader cannot tell what `(True, True)` compared: each verdict gets a label (a printed line) or an assertion."
+    bare = re.compile(r"\((True|False)(, (True|False))+\)")
+    found = [i for i, cell in enumerate(code_cells(path)) for out in cell["outputs"]
+             if bare.fullmatch("".join(out.get("data", {}).get("text/plain", [])).strip())]
+    assert not found, f"code cells {found} show a bare tuple of True/False: label each comparison"
