@@ -25,7 +25,7 @@ class Relu(Function):
         out, = ctx.saved_tensors
         off = out <= 0                   # torch's threshold_backward: 0 where the ReLU was off, else g (a NaN y passes g)
         dx = g * ~off                    # a product, not where(off, 0, g): where() branches per element, ten times slower
-        if not _xp(g).isfinite(g).all(): dx[off] = 0   # 0 * inf is nan, and torch gives 0 there
+        if not _xp(g).isfinite(g).all(): dx = _xp(g).where(off, g.dtype.type(0), g)   # 0 * inf is nan; torch gives 0
         return dx
 
 @tensor_method()

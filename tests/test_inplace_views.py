@@ -239,7 +239,9 @@ def relu_nonfinite_upstream(lib):
     # g = inf or nan where the ReLU was off must give 0 (threshold_backward), not 0 * inf = nan; where it was on, g passes
     x = lib.tensor([-1., 0., float("nan"), 2., -3., 4.], dtype=lib.float32, requires_grad=True)
     x.relu().backward(lib.tensor([float("inf"), float("nan"), float("-inf"), float("nan"), 5., float("inf")]))
-    return x.grad.isnan(), x.grad.nan_to_num(nan=7., posinf=8., neginf=9.)   # nan == nan is False: compare them apart
+    x0 = lib.tensor(-1., requires_grad=True)                          # a 0-d tensor: NumPy's products give scalars there
+    x0.relu().backward(lib.tensor(float("inf")))
+    return x.grad.isnan(), x.grad.nan_to_num(nan=7., posinf=8., neginf=9.), x0.grad   # nan == nan is False: apart
 
 
 def setitem_leaf_refused(lib):
