@@ -4,15 +4,16 @@
 
 # %% auto #0
 __all__ = ['EXERCISES', 'CHAPTER_EXERCISES', 'build_unbroadcast', 'build_topo_order', 'build_backward', 'build_apply',
-           'build_linear', 'build_sgd_step', 'exercises', 'exercises_markdown', 'hint', 'tensor_nbytes', 'infer_dtype',
-           'arange_length', 'broadcast_shape', 'unbroadcast', 'mul_backward', 'sigmoid_backward', 'tanh_function',
-           'topo_order', 'div_backward', 'promote', 'sgd_update_', 'matmul_backward', 'mean_backward', 'softmax',
-           'softmax_backward', 'index_backward', 'log_softmax', 'cross_entropy', 'cross_entropy_backward', 'linear',
-           'numerical_grad', 'jacobian', 'my_gradcheck', 'count_parameters', 'init_linear_', 'dropout',
-           'sgd_momentum_step', 'adam_step', 'rmsprop', 'batch_indices', 'accuracy', 'train_step', 'apply_to_tensors',
-           'check_same_device', 'matmul_flops', 'softplus_function', 'conv2d_loops', 'col2im', 'max_pool_backward',
-           'conv_output_shape', 'confusion_matrix', 'evaluate', 'batch_norm_forward', 'batch_norm_backward',
-           'running_stats', 'count_nodes', 'top_own_time', 'smallest_batch', 'use', 'by_hand']
+           'build_linear', 'build_sgd_step', 'build_im2col', 'build_attention', 'exercises', 'exercises_markdown',
+           'hint', 'tensor_nbytes', 'infer_dtype', 'arange_length', 'broadcast_shape', 'unbroadcast', 'mul_backward',
+           'sigmoid_backward', 'tanh_function', 'topo_order', 'div_backward', 'promote', 'sgd_update_',
+           'matmul_backward', 'mean_backward', 'softmax', 'softmax_backward', 'index_backward', 'log_softmax',
+           'cross_entropy', 'cross_entropy_backward', 'linear', 'numerical_grad', 'jacobian', 'my_gradcheck',
+           'count_parameters', 'init_linear_', 'dropout', 'sgd_momentum_step', 'adam_step', 'rmsprop', 'batch_indices',
+           'accuracy', 'train_step', 'apply_to_tensors', 'check_same_device', 'matmul_flops', 'softplus_function',
+           'conv2d_loops', 'col2im', 'max_pool_backward', 'conv_output_shape', 'confusion_matrix', 'evaluate',
+           'batch_norm_forward', 'batch_norm_backward', 'running_stats', 'count_nodes', 'top_own_time',
+           'smallest_batch', 'use', 'by_hand']
 
 # %% ../nbs/12_exercises.ipynb #de0ba3dd
 import functools, inspect, math, operator, textwrap, types, warnings
@@ -71,12 +72,14 @@ EXERCISES = [
     ("13.1", "13_convolution", "Convolution by four loops", "conv2d_loops"),
     ("13.2", "13_convolution", "im2col's backward: col2im", "col2im"),
     ("13.3", "13_convolution", "Max pooling's backward, at ties", "max_pool_backward"),
+    ("13.4", "13_convolution", "Build im2col", "build_im2col"),
     ("14.1", "14_cnn", "The shape a convolution outputs", "conv_output_shape"),
     ("14.2", "14_cnn", "A confusion matrix", "confusion_matrix"),
     ("14.3", "14_cnn", "Evaluating a model", "evaluate"),
     ("15.1", "15_normalization", "Batch norm's forward", "batch_norm_forward"),
     ("15.2", "15_normalization", "Batch norm's backward", "batch_norm_backward"),
     ("15.3", "15_normalization", "The running statistics", "running_stats"),
+    ("18.4", "18_attention", "Build attention", "build_attention"),
     ("20.1", "20_performance", "Counting the nodes of a graph", "count_nodes"),
     ("20.2", "20_performance", "The top of a profile", "top_own_time"),
     ("20.3", "20_performance", "The batch size where bookkeeping stops mattering", "smallest_batch"),
@@ -1452,13 +1455,32 @@ def _plugs(piece, yours):
                 for group in self.param_groups: yours([p for p in group["params"] if p.grad is not None], group, self.state)
             return loss
         return [(cl.optim.SGD, "step", step)]
-    raise ValueError(f"no piece called {piece!r}: one of unbroadcast, topo_order, backward, apply, Linear, sgd_step")
+    if piece == "im2col":                      # chapter 13: conv2d, conv1d and the pooling layers all read windows through it
+        conv = sys.modules["course_lib.nn._conv"]
+        theirs = conv._windows
+        def windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
+            out, want = yours(x, kernel, stride, dilation), theirs(x, kernel, stride, dilation).shape
+            if getattr(out, "shape", None) != want:   # said here, not by a broadcasting error deep in conv2d's backward
+                raise ValueError(f"your im2col gave shape {getattr(out, 'shape', type(out).__name__)} for x of shape {x.shape}, "
+                                 f"kernel {kernel}, stride {stride}, dilation {dilation}: conv2d needs (N, C, Ho, Wo, kh, kw) = {want}")
+            return out
+        return [(conv, "_windows", windows)]
+    if piece == "attention":                   # chapter 18: F.scaled_dot_product_attention, and MultiheadAttention through it
+        def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+            if dropout_p or scale is not None or enable_gqa:
+                raise NotImplementedError("check.use(attention=...): your attention has no dropout_p, scale or enable_gqa")
+            if is_causal: attn_mask = cl.ones(query.shape[-2], key.shape[-2], dtype=cl.bool).tril()
+            if attn_mask is not None and not attn_mask.dtype.is_floating_point:   # bool: True where a query may attend
+                attn_mask = cl.zeros(attn_mask.shape, dtype=query.dtype).masked_fill(~attn_mask, float("-inf"))
+            return yours(query, key, value, attn_mask)
+        return [(m, "scaled_dot_product_attention", sdpa) for m in (cl.nn.functional, sys.modules["course_lib.nn._attention"])]
+    raise ValueError(f"no piece called {piece!r}: one of unbroadcast, topo_order, backward, apply, Linear, sgd_step, im2col, attention")
 
 @contextlib.contextmanager
 def use(**pieces):
     """Plug your own pieces into course_lib for a `with` block: `with check.use(unbroadcast=mine): ...` makes every op of
-    the library call yours. Pieces: `unbroadcast`, `topo_order`, `backward`, `apply`, `Linear`, `sgd_step`. On leaving the
-    block the library's own come back, even after an error."""
+    the library call yours. Pieces: `unbroadcast`, `topo_order`, `backward`, `apply`, `Linear`, `sgd_step`, and chapter 13's
+    `im2col` and chapter 18's `attention`. On leaving the block the library's own come back, even after an error."""
     saved = []
     try:
         for piece, yours in pieces.items():
@@ -1656,3 +1678,105 @@ def by_hand(grads):
         if not np.isclose(got, want[k]): c.fail(want[k], got, what=f"dL/d{k}"); break
     return c.done()
 
+
+# %% ../nbs/12_exercises.ipynb #a30ea675
+# Chapters 13 and 18 add two pieces to the track: the windows a convolution multiplies, and attention
+def _grads_of(f, *shapes, seed):
+    "f's output on float64 leaves of `shapes` (seeded), and every leaf's gradient for a random upstream gradient."
+    r = np.random.default_rng(seed)
+    leaves = [cl.tensor(r.standard_normal(s), requires_grad=True) for s in shapes]
+    out = f(*leaves)
+    out.backward(cl.tensor(r.standard_normal(tuple(out.shape))))
+    return (out, *[t.grad for t in leaves])
+
+def _cnn_run(steps=15):
+    "A small CNN (two convolutions, max pooling, a linear head) on 32 seeded 8x8 images, SGD: the loss of each step."
+    r = np.random.default_rng(6)
+    X, y = cl.tensor(r.uniform(0, 1, (32, 1, 8, 8)).astype(np.float32)), cl.tensor(r.integers(0, 3, 32))
+    nn = cl.nn
+    build = lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3))
+    cl.manual_seed(0)
+    start = build().state_dict()
+    def run():
+        model = build()
+        model.load_state_dict(start)
+        opt, losses = cl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), []
+        for _ in range(steps):
+            loss = nn.functional.cross_entropy(model(X), y)
+            opt.zero_grad(); loss.backward(); opt.step()
+            losses.append(loss.item())
+        return np.array(losses)
+    return run
+
+def _im2col_checks():
+    F = cl.nn.functional
+    conv = lambda x_shape, w_shape, seed, **kw: lambda: _grads_of(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                                                                   x_shape, w_shape, w_shape[:1], seed=seed)
+    pools = lambda: _grads_of(lambda x: F.max_pool2d(x, 2).sum((-2, -1)) + F.avg_pool2d(x, 3, 1, 1).sum((-2, -1)), (2, 3, 6, 6), seed=45)
+    return [("conv2d, a 3x3 kernel, padding 1: output and gradients", conv((2, 3, 6, 6), (4, 3, 3, 3), 40, padding=1)),
+            ("stride 2 and a 2x3 kernel", conv((1, 2, 7, 8), (3, 2, 2, 3), 41, stride=2)),
+            ("dilation 2, padding (2, 1)", conv((1, 2, 7, 7), (2, 2, 3, 3), 42, dilation=2, padding=(2, 1))),
+            ("groups=2: each half of the channels its own filters", conv((2, 4, 5, 5), (6, 2, 3, 3), 43, groups=2)),
+            ("conv1d (an image of height 1)", lambda: _grads_of(lambda x, w: F.conv1d(x, w, stride=2), (2, 3, 9), (4, 3, 3), seed=44)),
+            ("max_pool2d and avg_pool2d read their windows through it too", pools),
+            ("a training run: 15 steps of SGD on a small CNN", _cnn_run())]
+
+def _attention_run(steps=20):
+    "One causal attention layer (an embedding, nn.MultiheadAttention, a linear head) learning to repeat the previous token."
+    r = np.random.default_rng(7)
+    X = r.integers(0, 6, (16, 8))
+    X, Y = cl.tensor(X), cl.tensor(np.concatenate([X[:, :1], X[:, :-1]], 1))
+    nn = cl.nn
+    mask = cl.ones(8, 8, dtype=cl.bool).triu(1)        # MultiheadAttention's bool masks: True = may not attend
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.att, self.head = nn.Embedding(6, 8), nn.MultiheadAttention(8, 2, batch_first=True), nn.Linear(8, 6)
+        def forward(self, x):
+            h = self.emb(x)
+            return self.head(h + self.att(h, h, h, attn_mask=mask, need_weights=False)[0])
+    cl.manual_seed(0)
+    start = Layer().state_dict()
+    def run():
+        model = Layer()
+        model.load_state_dict(start)
+        opt, losses = cl.optim.Adam(model.parameters(), lr=0.02), []
+        for _ in range(steps):
+            loss = nn.functional.cross_entropy(model(X).reshape(-1, 6), Y.reshape(-1))
+            opt.zero_grad(); loss.backward(); opt.step()
+            losses.append(loss.item())
+        return np.array(losses)
+    return run
+
+def _attention_checks():
+    F = cl.nn.functional
+    sdpa = lambda seed, *shapes, **kw: lambda: _grads_of(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw), *shapes, seed=seed)
+    def mha():
+        cl.manual_seed(1)
+        m = cl.nn.MultiheadAttention(8, 2, batch_first=True, dtype=cl.float64)
+        mask = cl.ones(5, 5, dtype=cl.bool).triu(1)
+        out = _grads_of(lambda x: m(x, x, x, attn_mask=mask, need_weights=False)[0], (2, 5, 8), seed=54)
+        return (*out, *[p.grad for p in m.parameters()])
+    return [("one head: query, key and value of shape (5, 4): output and gradients", sdpa(50, (5, 4), (5, 4), (5, 4))),
+            ("is_causal=True on a batch of heads (2, 3, 6, 4)", sdpa(51, (2, 3, 6, 4), (2, 3, 6, 4), (2, 3, 6, 4), is_causal=True)),
+            ("a bool attn_mask that hides the last two keys (padding)",
+             sdpa(52, (2, 4, 4), (2, 6, 4), (2, 6, 4), attn_mask=cl.tensor(np.arange(6) < 4))),
+            ("7 keys for 3 queries, values of width 5", sdpa(53, (2, 3, 4), (2, 7, 4), (2, 7, 5))),
+            ("nn.MultiheadAttention, 2 heads, a causal mask: output and every gradient", mha),
+            ("a training run: 20 steps of Adam on a causal attention layer", _attention_run())]
+
+build_im2col = _doc(_build("build_im2col", "im2col", _im2col_checks, hints=(
+    "Output (i, j) of a window grid reads rows from i·stride on, one every `dilation` rows, for `kernel` rows; how many windows fit?",
+    "There are (H − dilation·(kh − 1) − 1) // stride + 1 windows down; for each kernel position (p, q), the pixels it reads over "
+    "all windows form one strided slice of x.",
+    "out[..., p, q] = x[:, :, p·dh : p·dh + sh·(Ho − 1) + 1 : sh, q·dw : q·dw + sw·(Wo − 1) + 1 : sw] for every (p, q).")),
+    "Exercise 13.4, `fn(x, kernel, stride, dilation)`: every window of the padded image x (N, C, H, W), shape (N, C, Ho, Wo, kh, kw), "
+    "plugged into conv2d, conv1d and the pooling layers, then their real checks and a training run.")
+
+build_attention = _doc(_build("build_attention", "attention", _attention_checks, hints=(
+    "Scores compare every query with every key; which dimension of the scores must sum to one?",
+    "scores = q @ kᵀ / √E (E, the last dimension of q), plus the mask where there is one (0 or −inf); softmax over the keys.",
+    "The mask is added, never multiplied: 0 · (−inf) is nan. `(scores + mask).softmax(-1) @ value`.")),
+    "Exercise 18.4, `fn(query, key, value, mask)`: scaled dot-product attention with an additive mask (or None), plugged into "
+    "F.scaled_dot_product_attention and nn.MultiheadAttention, then their real checks and a training run.")

@@ -910,6 +910,38 @@ _BY_HAND = {"a": 6.0, "b": -4.0, "c": -2.0, "d": -2.0, "e": -2.0, "f": 4.0}
 
 SOLUTIONS.update({"build_unbroadcast": my_unbroadcast, "build_topo_order": my_topo_order, "build_backward": my_backward,
                   "build_apply": _apply_with(), "build_linear": MyLinear, "build_sgd_step": _sgd_with(), "by_hand": _BY_HAND})
+def my_windows(x, kernel, stride, dilation):
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    N, C, H, W = x.shape
+    Ho, Wo = (H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1
+    out = np.empty((N, C, Ho, Wo, kh, kw), x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            out[..., p, q] = x[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw]
+    return out
+
+def _windows_transposed(x, kernel, stride, dilation):   # each window read column-major: right only for symmetric windows
+    return my_windows(x, kernel[::-1], stride, dilation).swapaxes(-1, -2)
+
+def my_attention(query, key, value, mask=None):
+    scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])
+    if mask is not None: scores = scores + mask
+    return scores.softmax(dim=-1) @ value
+
+def _attention_with(scale=True, dim=-1, masked=True):
+    def attention(query, key, value, mask=None):
+        scores = query @ key.transpose(-2, -1) / (math.sqrt(query.shape[-1]) if scale else 1)
+        if mask is not None and masked: scores = scores + mask
+        return scores.softmax(dim=dim) @ value
+    return attention
+
+SOLUTIONS.update({"build_im2col": my_windows, "build_attention": my_attention})
+MISTAKES.update({
+    "build_im2col": {"ignores_dilation": lambda x, k, s, d: my_windows(x, k, s, (1, 1)),
+                     "ignores_stride": lambda x, k, s, d: my_windows(x, k, (1, 1), d), "transposed": _windows_transposed},
+    "build_attention": {"no_scale": _attention_with(scale=False), "softmax_over_queries": _attention_with(dim=-2),
+                        "ignores_mask": _attention_with(masked=False)},
+})
 MISTAKES.update({
     "build_unbroadcast": {"leading_only": _ub_leading_only, "size_one_only": _ub_size_one_only},
     "build_topo_order": {"reversed": _topo_reversed, "no_leaves": _topo_no_leaves},
@@ -974,7 +1006,8 @@ def _needs(name):
     needs = {"linear": "nn", "count_parameters": "nn", "init_linear_": "nn", "dropout": "_reduction", "rmsprop": "optim",
              "accuracy": "_reduction", "train_step": "optim", "conv2d_loops": "nn._conv", "col2im": "nn._conv",
              "max_pool_backward": "nn._conv", "conv_output_shape": "nn._conv", "evaluate": "nn._normalization",
-             "batch_norm_forward": "nn._normalization", "batch_norm_backward": "nn._normalization", "running_stats": "nn._normalization"}
+             "batch_norm_forward": "nn._normalization", "batch_norm_backward": "nn._normalization", "running_stats": "nn._normalization",
+             "build_im2col": "nn._conv", "build_attention": "nn._attention"}
     if name in needs:
         pytest.importorskip(f"course_lib.{needs[name]}", reason=f"course_lib.{needs[name]} is not exported yet")
 
@@ -1060,6 +1093,7 @@ def _exercise_headings():
 def test_exercise_headings_match_the_list():
     listed = {}
     for num, nb, title, _ in check.EXERCISES + check.CHAPTER_EXERCISES: listed.setdefault(nb, []).append((num, title))
+    for items in listed.values(): items.sort(key=lambda e: int(e[0].split(".")[1]))   # a chapter may have exercises in both lists
     found = _exercise_headings()
     for nb, items in found.items():
         assert items == listed.get(nb), f"{nb}: the notebook's exercises {items} differ from check.EXERCISES {listed.get(nb)}"
