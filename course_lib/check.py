@@ -1523,22 +1523,27 @@ def _run_program(f, shapes, seed):
     arrays = [np.random.default_rng(seed + i).standard_normal(s) for i, s in enumerate(shapes)]
     return lambda: _loss_and_grads(f, arrays)
 
-def _moons_run(steps=20, **sgd):
-    "A 2-16-2 MLP on 64 points of the two moons, SGD: the loss of each step (the same start, whoever's Linear it is)."
-    from course_lib.utils.data import make_moons
-    X, y = make_moons(64, noise=0.1, seed=0)
+def _training_run(build, X, y, optimizer, steps):
+    "The loss of each of `steps` training steps of `build()` on (X, y), from one start (the same, whoever's pieces are plugged in)."
     cl.manual_seed(0)
-    start = cl.nn.Sequential(cl.nn.Linear(2, 16), cl.nn.Tanh(), cl.nn.Linear(16, 2)).state_dict()
+    start = build().state_dict()
     def run():
-        model = cl.nn.Sequential(cl.nn.Linear(2, 16), cl.nn.Tanh(), cl.nn.Linear(16, 2))
+        model = build()
         model.load_state_dict({k: v.detach().clone() for k, v in start.items()})
-        opt, losses = cl.optim.SGD(model.parameters(), **(sgd or {"lr": 0.5, "momentum": 0.9})), []
+        opt, losses = optimizer(model.parameters()), []
         for _ in range(steps):
             loss = cl.nn.functional.cross_entropy(model(X), y)
             opt.zero_grad(); loss.backward(); opt.step()
             losses.append(loss.item())
         return np.array(losses)
     return run
+
+def _moons_run(steps=20, **sgd):
+    "A 2-16-2 MLP on 64 points of the two moons, SGD: the loss of each step."
+    from course_lib.utils.data import make_moons
+    X, y = make_moons(64, noise=0.1, seed=0)
+    return _training_run(lambda: cl.nn.Sequential(cl.nn.Linear(2, 16), cl.nn.Tanh(), cl.nn.Linear(16, 2)), X, y,
+                         lambda ps: cl.optim.SGD(ps, **(sgd or {"lr": 0.5, "momentum": 0.9})), steps)
 
 def _engine_checks():
     return [(d, _run_program(f, s, 10 * i)) for i, (d, f, s) in enumerate(_engine_programs())] + [
@@ -1696,18 +1701,7 @@ def _cnn_run(steps=15):
     nn = cl.nn
     build = lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                                   nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3))
-    cl.manual_seed(0)
-    start = build().state_dict()
-    def run():
-        model = build()
-        model.load_state_dict(start)
-        opt, losses = cl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), []
-        for _ in range(steps):
-            loss = nn.functional.cross_entropy(model(X), y)
-            opt.zero_grad(); loss.backward(); opt.step()
-            losses.append(loss.item())
-        return np.array(losses)
-    return run
+    return _training_run(build, X, y, lambda ps: cl.optim.SGD(ps, lr=0.1, momentum=0.9), steps)
 
 def _im2col_checks():
     F = cl.nn.functional
@@ -1726,7 +1720,7 @@ def _attention_run(steps=20):
     "One causal attention layer (an embedding, nn.MultiheadAttention, a linear head) learning to repeat the previous token."
     r = np.random.default_rng(7)
     X = r.integers(0, 6, (16, 8))
-    X, Y = cl.tensor(X), cl.tensor(np.concatenate([X[:, :1], X[:, :-1]], 1))
+    X, Y = cl.tensor(X), cl.tensor(np.concatenate([X[:, :1], X[:, :-1]], 1).reshape(-1))   # one target per position
     nn = cl.nn
     mask = cl.ones(8, 8, dtype=cl.bool).triu(1)        # MultiheadAttention's bool masks: True = may not attend
     class Layer(nn.Module):
@@ -1735,19 +1729,8 @@ def _attention_run(steps=20):
             self.emb, self.att, self.head = nn.Embedding(6, 8), nn.MultiheadAttention(8, 2, batch_first=True), nn.Linear(8, 6)
         def forward(self, x):
             h = self.emb(x)
-            return self.head(h + self.att(h, h, h, attn_mask=mask, need_weights=False)[0])
-    cl.manual_seed(0)
-    start = Layer().state_dict()
-    def run():
-        model = Layer()
-        model.load_state_dict(start)
-        opt, losses = cl.optim.Adam(model.parameters(), lr=0.02), []
-        for _ in range(steps):
-            loss = nn.functional.cross_entropy(model(X).reshape(-1, 6), Y.reshape(-1))
-            opt.zero_grad(); loss.backward(); opt.step()
-            losses.append(loss.item())
-        return np.array(losses)
-    return run
+            return self.head(h + self.att(h, h, h, attn_mask=mask, need_weights=False)[0]).reshape(-1, 6)
+    return _training_run(Layer, X, Y, lambda ps: cl.optim.Adam(ps, lr=0.02), steps)
 
 def _attention_checks():
     F = cl.nn.functional
