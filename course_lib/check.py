@@ -339,9 +339,11 @@ def _close_each(*whats, tols={}):
 def _given(_want, **_): return _want   # the reference of cases that carry their expected answer
 
 def _forward_backward(op, *arrays, grad=None):
-    "op(*arrays) computed by course_lib, and the gradient of each array for the output gradient `grad` (None: a scalar)."
+    """op(*arrays) computed by course_lib, and the gradient of each array for the output gradient `grad` (None: a scalar;
+    a function: called with the output's shape, for ops whose output shape is not known beforehand)."""
     ts = [cl.tensor(a, requires_grad=True) for a in arrays]
     out = op(*ts)
+    if callable(grad): grad = grad(tuple(out.shape))
     out.backward(None if grad is None else cl.tensor(grad))
     return _np(out), tuple(None if t.grad is None else _np(t.grad) for t in ts)
 
@@ -1469,10 +1471,8 @@ def _plugs(piece, yours):
         def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
             if dropout_p or scale is not None or enable_gqa:
                 raise NotImplementedError("check.use(attention=...): your attention has no dropout_p, scale or enable_gqa")
-            if is_causal: attn_mask = cl.ones(query.shape[-2], key.shape[-2], dtype=cl.bool).tril()
-            if attn_mask is not None and not attn_mask.dtype.is_floating_point:   # bool: True where a query may attend
-                attn_mask = cl.zeros(attn_mask.shape, dtype=query.dtype).masked_fill(~attn_mask, float("-inf"))
-            return yours(query, key, value, attn_mask)
+            mask = sys.modules["course_lib.nn._attention"]._additive_mask(query, key, attn_mask, is_causal)   # the library's
+            return yours(query, key, value, mask)
         return [(m, "scaled_dot_product_attention", sdpa) for m in (cl.nn.functional, sys.modules["course_lib.nn._attention"])]
     raise ValueError(f"no piece called {piece!r}: one of unbroadcast, topo_order, backward, apply, Linear, sgd_step, im2col, attention")
 
@@ -1689,10 +1689,7 @@ def by_hand(grads):
 def _grads_of(f, *shapes, seed):
     "f's output on float64 leaves of `shapes` (seeded), and every leaf's gradient for a random upstream gradient."
     r = np.random.default_rng(seed)
-    leaves = [cl.tensor(r.standard_normal(s), requires_grad=True) for s in shapes]
-    out = f(*leaves)
-    out.backward(cl.tensor(r.standard_normal(tuple(out.shape))))
-    return (out, *[t.grad for t in leaves])
+    return _forward_backward(f, *[r.standard_normal(s) for s in shapes], grad=r.standard_normal)
 
 def _cnn_run(steps=15):
     "A small CNN (two convolutions, max pooling, a linear head) on 32 seeded 8x8 images, SGD: the loss of each step."
@@ -1739,8 +1736,8 @@ def _attention_checks():
         cl.manual_seed(1)
         m = cl.nn.MultiheadAttention(8, 2, batch_first=True, dtype=cl.float64)
         mask = cl.ones(5, 5, dtype=cl.bool).triu(1)
-        out = _grads_of(lambda x: m(x, x, x, attn_mask=mask, need_weights=False)[0], (2, 5, 8), seed=54)
-        return (*out, *[p.grad for p in m.parameters()])
+        return (*_grads_of(lambda x: m(x, x, x, attn_mask=mask, need_weights=False)[0], (2, 5, 8), seed=54),
+                *[p.grad for p in m.parameters()])
     return [("one head: query, key and value of shape (5, 4): output and gradients", sdpa(50, (5, 4), (5, 4), (5, 4))),
             ("is_causal=True on a batch of heads (2, 3, 6, 4)", sdpa(51, (2, 3, 6, 4), (2, 3, 6, 4), (2, 3, 6, 4), is_causal=True)),
             ("a bool attn_mask that hides the last two keys (padding)",

@@ -89,6 +89,13 @@ def _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa):
                            f"but got: [{batch}, {value.shape[-2]}].")
     return groups
 
+def _additive_mask(query, key, attn_mask, is_causal):
+    "`is_causal` or `attn_mask` as the float mask added to the scores: 0 where a query may attend, -inf where not (or None)."
+    xp = _xp(query._data)
+    if is_causal: attn_mask = _make(xp.tril(xp.ones((query.shape[-2], key.shape[-2]), bool)))
+    if attn_mask is None or attn_mask.dtype.is_floating_point: return attn_mask
+    return _make(xp.where(attn_mask._data, 0.0, -np.inf).astype(query._data.dtype))
+
 def scaled_dot_product_attention(
     query: Tensor, key: Tensor, value: Tensor,
     attn_mask: Tensor | None = None,   # bool: True where a query may attend; float: added to the scores
@@ -103,10 +110,7 @@ def scaled_dot_product_attention(
     xp = _xp(query._data)
     L, S = query.shape[-2], key.shape[-2]
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
-    mask = None
-    if is_causal: mask = _make(xp.where(xp.tril(xp.ones((L, S), bool)), 0.0, -np.inf).astype(query._data.dtype))
-    elif attn_mask is not None:
-        mask = attn_mask if attn_mask.dtype.is_floating_point else _make(xp.where(attn_mask._data, 0.0, -np.inf).astype(query._data.dtype))
+    mask = _additive_mask(query, key, attn_mask, is_causal)
     keep = None
     if dropout_p > 0:                                    # drawn from the default generator, as torch's dropout is
         kb = key.shape[:-3] + (query.shape[-3],) if groups > 1 else key.shape[:-2]
